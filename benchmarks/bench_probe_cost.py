@@ -1,0 +1,83 @@
+"""Client CPU per host per probe round, at 8, 100 and 1000 simulated hosts.
+
+The simulator runs in its own process; only this process's CPU time
+(`time.process_time`) is counted, over whole rounds after every connection is
+up. Baseline in the same run: the same probe over a fresh SSH connection per
+round (what a naive tool that shells out per check pays), at 8 and 100 hosts.
+
+DESIGN.md target: <= 1 ms client CPU per host per round (1000 hosts every 2 s in <= half a core).
+
+    python benchmarks/bench_probe_cost.py [--sizes 8,100,1000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simproc import simulator  # noqa: E402
+
+from poolterm.config import load_inventory  # noqa: E402
+from poolterm.ssh import Connections, raise_nofile_limit  # noqa: E402
+from poolterm.watch import Watcher  # noqa: E402
+
+
+async def persistent(directory: Path, rounds: int) -> tuple[float, int]:
+    inventory = load_inventory(directory / "hosts.yaml")
+    hosts = inventory.hosts()
+    connections = Connections(hosts, inventory.ssh)
+    watcher = Watcher(hosts, connections, interval=inventory.probe.interval, timeout=inventory.probe.timeout)
+    try:
+        await watcher.probe_all()  # connect everyone first: handshakes are not the steady state
+        await watcher.probe_all()
+        cpu = time.process_time()
+        for _ in range(rounds):
+            await watcher.probe_all()
+        cpu = time.process_time() - cpu
+        failed = sum(1 for o in watcher.observations.values() if not o.reach.reachable)
+    finally:
+        await connections.close()
+    return cpu / (rounds * len(hosts)), failed
+
+
+async def fresh_connection_each_round(directory: Path, rounds: int) -> float:
+    inventory = load_inventory(directory / "hosts.yaml")
+    hosts = inventory.hosts()
+    cpu = time.process_time()
+    for _ in range(rounds):
+        connections = Connections(hosts, inventory.ssh)
+        watcher = Watcher(hosts, connections, interval=inventory.probe.interval, timeout=inventory.probe.timeout)
+        await watcher.probe_all()
+        await connections.close()
+    return (time.process_time() - cpu) / (rounds * len(hosts))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="8,100,1000")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    raise_nofile_limit()
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        with simulator(size) as directory:
+            per_host, failed = asyncio.run(persistent(directory, args.rounds))
+            naive = asyncio.run(fresh_connection_each_round(directory, args.rounds)) if size <= 100 else None
+        rows.append((size, per_host, naive, failed))
+    print(f"client CPU per host per probe round ({args.rounds} rounds, simulator in another process)")
+    print(f"{'hosts':>6} {'poolterm ms':>12} {'fresh-conn ms':>14} {'unreachable':>12}")
+    for size, per_host, naive, failed in rows:
+        naive_s = f"{naive * 1000:>14.2f}" if naive is not None else f"{'-':>14}"
+        print(f"{size:>6} {per_host * 1000:>12.3f} {naive_s} {failed:>12}")
+    worst = max(r[1] for r in rows) * 1000
+    print(f"target <= 1 ms per host per round: {'met' if worst <= 1 else 'MISSED'} (worst {worst:.3f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

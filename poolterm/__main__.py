@@ -1,0 +1,5 @@
+import sys
+
+from poolterm.cli import main
+
+sys.exit(main())

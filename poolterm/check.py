@@ -1,0 +1,149 @@
+"""`poolterm check`: one probe round, one diagnosis, Nagios exit codes.
+
+The monitoring command the field notes asked for ("for monitoring I will have
+to come up with some other method"): it reads every host directly, so it
+works exactly when the master does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from poolterm.diagnosis import diagnose
+from poolterm.model import Diagnosis, PoolDiagnosis, Severity
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="probe every host once and print the diagnosis (Nagios exit codes)",
+        description="Probe every host of the inventory once, directly over SSH, and print one diagnosis. "
+                    "Exit status: 0 healthy, 1 warning, 2 critical, 3 unknown.",
+    )
+    add_inventory_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--pool", metavar="NAME", help="only this pool of the inventory")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="how long a remote xe may take before it counts as hung (default: probe.timeout)")
+    parser.set_defaults(func=run)
+
+
+def add_inventory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--inventory", metavar="HOSTS_YAML",
+                        help="inventory file (default: ./hosts.yaml, then the user config dir)")
+
+
+def load_pools(args):
+    """The inventory and the pools the command is about, or a one-line UsageError."""
+    from poolterm.cli import UsageError
+    from poolterm.config import ConfigError, find_inventory, load_inventory
+
+    try:
+        inventory = load_inventory(find_inventory(args.inventory))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    pools = list(inventory.pools)
+    if getattr(args, "pool", None):
+        pools = [p for p in pools if p.name == args.pool]
+        if not pools:
+            known = ", ".join(p.name for p in inventory.pools)
+            raise UsageError(f"no pool named {args.pool!r} in {inventory.path} (pools: {known})")
+    return inventory, pools
+
+
+def run(args) -> int:
+    inventory, pools = load_pools(args)
+    timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
+    diagnosis = asyncio.run(check(inventory, pools, timeout))
+    if args.json:
+        json.dump(to_json(diagnosis), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(diagnosis))
+    return diagnosis.severity.exit_code
+
+
+async def check(inventory, pools, timeout: float) -> Diagnosis:
+    from poolterm.ssh import Connections, raise_nofile_limit
+    from poolterm.watch import Watcher
+
+    raise_nofile_limit()
+    hosts = [h for p in pools for h in p.hosts]
+    connections = Connections(hosts, inventory.ssh)
+    watcher = Watcher(hosts, connections, interval=inventory.probe.interval, timeout=timeout)
+    try:
+        observations = await watcher.probe_all()
+    finally:
+        await connections.close()
+    return diagnose(pools, observations, asyncio.get_running_loop().time())
+
+
+def to_json(diagnosis: Diagnosis) -> dict:
+    return {
+        "verdict": diagnosis.verdict.value,
+        "severity": diagnosis.severity.value,
+        "pools": [_pool_json(p) for p in diagnosis.pools],
+    }
+
+
+def _pool_json(pool: PoolDiagnosis) -> dict:
+    return {
+        "name": pool.name,
+        "verdict": pool.verdict.value,
+        "severity": pool.severity.value,
+        "master": pool.master,
+        "summary": pool.summary,
+        "advice": pool.advice,
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "reachable": h.reachable,
+                "reach": h.reach.value,
+                "role": h.role.value,
+                "believed_master": h.believed_master,
+                "xapi": h.xapi.value,
+                "emergency_flag": h.emergency_flag,
+                "agrees": h.agrees,
+                "evidence": list(h.evidence),
+            }
+            for h in pool.hosts
+        ],
+        "findings": [
+            {
+                "kind": f.kind,
+                "severity": f.severity.value,
+                "hosts": list(f.hosts),
+                "summary": f.summary,
+                "playbook": f.playbook,
+                "evidence": list(f.evidence),
+                "candidates": [{"name": c.name, "score": c.score, "reasons": list(c.reasons)} for c in f.candidates],
+            }
+            for f in pool.findings
+        ],
+    }
+
+
+def render_text(diagnosis: Diagnosis) -> str:
+    lines = [f"poolterm check: {diagnosis.verdict.title} ({diagnosis.severity.value})"]
+    for pool in diagnosis.pools:
+        lines += ["", f"pool {pool.name}: {pool.verdict.title}", f"  {pool.summary}", f"  next: {pool.advice}"]
+        for finding in pool.findings[1:]:
+            if finding.severity is not Severity.OK:
+                lines.append(f"  also: {finding.summary}")
+        for finding in pool.findings:
+            for c in finding.candidates[:3]:
+                lines.append(f"  candidate {c.name}: {', '.join(c.reasons)}")
+        lines.append("")
+        lines.append(f"  {'HOST':<12} {'SSH':<17} {'ROLE':<8} {'BELIEVES':<12} {'XAPI':<10} EMERGENCY-FLAG")
+        for h in pool.hosts:
+            role = h.role.value + ("?" if h.stale else "")
+            mark = "" if h.agrees else "  <- disagrees"
+            flag = "-" if h.emergency_flag is None else str(h.emergency_flag).lower()
+            lines.append(f"  {h.name:<12} {h.reach.value:<17} {role:<8} {h.believed_master or '-':<12} "
+                         f"{h.xapi.value:<10} {flag}{mark}")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,218 @@
+"""The probe: one remote command per host per round, and the parser of its output.
+
+Pure: builds a command string and turns the lines it prints into an
+:class:`~poolterm.model.Observation`. Running it is ``watch``'s job.
+
+The command is a flat list of sections, each ``echo @@NAME; CMD; echo " @@end $?"``,
+so it runs unchanged in a real dom0 bash and in the simulator's small shell,
+and each section's result can be used the moment its end marker arrives: the
+cheap, local facts (pool.conf, inventory, secret hash) come first, the calls
+that may hang on a lost master come last, each under ``timeout -k``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field, replace
+
+from poolterm import xe
+from poolterm.model import DbHost, Observation, Reach, Role, XeCall
+
+#: Exit statuses of GNU timeout: 124 after TERM, 137 (128+KILL) after -k.
+TIMED_OUT = frozenset({124, 137})
+#: curl's exit statuses for "could not connect" and "timed out".
+CURL_REFUSED, CURL_TIMEOUT = 7, 28
+
+MASTER_PORT_TIMEOUT = 1  # seconds: a slave that cannot reach its master's xapi in 1 s has lost it
+EMERGENCY_FLAG_TIMEOUT = 2  # host-is-in-emergency-mode is local; it only hangs when xapi itself does
+
+DB_FIELDS = "uuid,name-label,address,enabled,host-metrics-live"
+
+_END = re.compile(r"^(.*) @@end (\d+)$")
+_SECTION = re.compile(r"^@@([a-z]+)$")
+_INSTALLATION_UUID = re.compile(r"""^INSTALLATION_UUID=['"]?([0-9a-fA-F-]{36})['"]?\s*$""", re.M)
+
+
+def _section(name: str, command: str) -> str:
+    return f'echo @@{name}; {command}; echo " @@end $?"'
+
+
+def build_probe_command(previous: Observation | None, timeout: float) -> str:
+    """The round's command for one host, shaped by what the last round learned.
+
+    A host that was master last round lists its pool database (who it thinks is
+    in the pool); any other host asks its master for the pool record, which is
+    the forwarded call that hangs when the master is gone. A slave also checks
+    that its master's xapi port answers within a second, the fastest sign of a
+    lost master from the pool's side.
+    """
+    t = _seconds(timeout)
+    sections = [
+        _section("conf", "cat /etc/xensource/pool.conf 2>/dev/null"),
+        _section("inv", "cat /etc/xensource-inventory 2>/dev/null"),
+        _section("secret", "sha256sum /etc/xensource/ptoken 2>/dev/null"),
+        _section("init", "test -e /var/run/xapi_init_complete.cookie"),
+        _section("svc", "systemctl is-active xapi 2>&1"),
+        _section(
+            "emerg",
+            f"timeout -k 1 {_seconds(min(EMERGENCY_FLAG_TIMEOUT, timeout))} "
+            "xe host-is-in-emergency-mode 2>&1",
+        ),
+    ]
+    master_address = previous.believed_master_address if previous else None
+    if master_address and _valid_address(master_address):
+        url = shlex.quote(f"https://{_url_host(master_address)}/")
+        sections.append(
+            _section(
+                "mport",
+                f"curl -s -k -m {MASTER_PORT_TIMEOUT} -o /dev/null -w '%{{http_code}}' {url}",
+            )
+        )
+    if previous is not None and previous.role is Role.MASTER:
+        sections.append(_section("db", f"timeout -k 1 {t} xe host-list params={DB_FIELDS} 2>&1"))
+    else:
+        sections.append(_section("xe", f"timeout -k 1 {t} xe pool-list params=master --minimal 2>&1"))
+    return "; ".join(sections)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _valid_address(address: str) -> bool:
+    try:
+        xe.validate_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+@dataclass
+class ProbeParser:
+    """Feeds on the probe's output line by line; yields observations as sections end."""
+
+    host: str
+    sections: dict[str, tuple[str, int]] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    _current: str | None = None
+    _buffer: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> str | None:
+        """Take one output line; return the section name when one just ended."""
+        line = line.rstrip("\r\n")
+        self.lines.append(line)
+        start = _SECTION.match(line)
+        if start:
+            self._current, self._buffer = start.group(1), []
+            return None
+        end = _END.match(line)
+        if end and self._current is not None:
+            if end.group(1):
+                self._buffer.append(end.group(1))
+            name, self._current = self._current, None
+            self.sections[name] = ("\n".join(self._buffer), int(end.group(2)))
+            return name
+        if self._current is not None:
+            self._buffer.append(line)
+        return None
+
+    def unfinished(self) -> str | None:
+        """The section still waiting for its end marker (the one that hangs)."""
+        return self._current
+
+    def observation(self, at: float, *, complete: bool, hung: bool = False) -> Observation:
+        """What the sections seen so far say. ``hung``: the round was cut off by our deadline."""
+        obs = Observation(
+            host=self.host,
+            at=at,
+            reach=Reach.CONNECTED,
+            last_seen=at,
+            complete=complete,
+            raw=tuple(self.lines[-200:]),
+        )
+        return interpret(obs, self.sections, self.unfinished() if hung else None)
+
+
+def interpret(obs: Observation, sections: dict[str, tuple[str, int]], cut_off: str | None) -> Observation:
+    """Turn finished sections into Observation fields. ``cut_off``: a section our deadline ended."""
+    values: dict[str, object] = {}
+    if "conf" in sections:
+        text, rc = sections["conf"]
+        values["pool_conf"] = text.strip() if rc == 0 else None
+    if "inv" in sections:
+        match = _INSTALLATION_UUID.search(sections["inv"][0])
+        values["uuid"] = match.group(1).lower() if match else None
+    if "secret" in sections:
+        text, rc = sections["secret"]
+        digest = text.split()[0] if rc == 0 and text.split() else None
+        values["secret_hash"] = digest if digest and re.fullmatch(r"[0-9a-f]{64}", digest) else None
+    if "init" in sections:
+        values["init_complete"] = sections["init"][1] == 0
+    if "svc" in sections:
+        values["xapi_service"] = sections["svc"][0].strip().splitlines()[-1] if sections["svc"][0].strip() else None
+    if "emerg" in sections:
+        text, rc = sections["emerg"]
+        word = text.strip().lower()
+        values["emergency_flag"] = True if (rc == 0 and word == "true") else False if (rc == 0 and word == "false") else None
+    if "mport" in sections:
+        values["master_port"] = _master_port(*sections["mport"])
+    for name in ("xe", "db"):
+        if name in sections:
+            values["xe"] = _xe_call(*sections[name])
+            if values["xe"].answered:
+                if name == "xe":
+                    uuids = xe.parse_minimal(sections[name][0].strip())
+                    values["pool_master_uuid"] = uuids[0].lower() if uuids else None
+                else:
+                    values["db_hosts"] = _db_hosts(sections[name][0])
+        elif cut_off == name:
+            values["xe"] = XeCall("hung", "no answer before the probe deadline")
+    return replace(obs, **values)
+
+
+def _master_port(text: str, rc: int) -> str:
+    if rc == 0 and text.strip() and text.strip() != "000":
+        return "ok"
+    if rc == CURL_TIMEOUT:
+        return "timeout"
+    if rc == CURL_REFUSED:
+        return "refused"
+    return "timeout" if rc in TIMED_OUT else "refused"
+
+
+def _xe_call(text: str, rc: int) -> XeCall:
+    if rc == 0:
+        return XeCall("answered", text.strip())
+    if rc in TIMED_OUT:
+        return XeCall("hung", "xe did not answer before the timeout")
+    failure = xe.parse_error(text)
+    first = next((line for line in text.splitlines() if line.strip()), f"exit status {rc}")
+    status = "refused" if failure.code == "XAPI_NOT_RUNNING" else "failed"
+    return XeCall(status, first.strip(), failure.code)
+
+
+def _db_hosts(text: str) -> tuple[DbHost, ...]:
+    hosts = []
+    for record in xe.parse_records(text):
+        uuid = record.get("uuid", "").lower()
+        if not uuid:
+            continue
+        hosts.append(
+            DbHost(
+                uuid=uuid,
+                name=record.get("name-label", ""),
+                address=record.get("address", ""),
+                enabled=_bool(record.get("enabled")),
+                live=_bool(record.get("host-metrics-live")),
+            )
+        )
+    return tuple(hosts)
+
+
+def _bool(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get((value or "").strip().lower())

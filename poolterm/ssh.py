@@ -1,0 +1,323 @@
+"""SSH transport: one persistent, verified connection per host, many short channels on it.
+
+Every host gets its own connection, so nothing depends on the master. A
+connection is opened once (handshakes are capped, because a storm of them
+starves the event loop) and reused for every command. Keepalives notice a
+black-holed host within seconds; a channel that does not open within a
+second marks the link stalled. Failures back off: briefly for network errors,
+for a minute after an authentication failure (dom0 sshd penalises repeated
+failures per source address), and never automatically after a host-key
+mismatch, which is a security event the operator must look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import asyncssh
+
+from poolterm.model import Reach
+
+MAX_CHANNELS_PER_HOST = 8  # OpenSSH MaxSessions is 10: leave room for an operator's own session
+HANDSHAKE_LIMIT = 32
+NETWORK_BACKOFF = (0.5, 1.0, 2.0, 3.0)  # short: a host coming back should be seen within seconds
+AUTH_BACKOFF = 60.0
+CHANNEL_OPEN_TIMEOUT = 1.0
+KILL_GRACE = 2.0
+
+LineSink = Callable[[str, str], None]  # (stream "stdout"|"stderr", line without newline)
+
+
+class HostUnavailable(Exception):
+    """The host cannot be used right now; ``reach`` says how it failed."""
+
+    def __init__(self, reach: Reach, detail: str):
+        super().__init__(f"{reach.value}: {detail}")
+        self.reach = reach
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_status: int | None
+    signal: str | None = None
+    deadline_hit: bool = False  # our local deadline ended it, not the command
+
+
+@dataclass
+class _Link:
+    spec: object
+    conn: asyncssh.SSHClientConnection | None = None
+    reach: Reach = Reach.PENDING
+    detail: str = ""
+    failures: int = 0
+    retry_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    channels: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CHANNELS_PER_HOST))
+
+
+class Connections:
+    """The jump box's connections to every host of an inventory."""
+
+    def __init__(self, hosts: Iterable, ssh_settings, *, on_change: Callable[[str], None] | None = None,
+                 handshake_limit: int = HANDSHAKE_LIMIT):
+        self._links = {spec.name: _Link(spec) for spec in hosts}
+        self._settings = ssh_settings
+        self._handshakes = asyncio.Semaphore(handshake_limit)
+        self._known_hosts: dict[Path, asyncssh.SSHKnownHosts] = {}
+        self._jumps: dict[tuple, asyncssh.SSHClientConnection] = {}
+        self._jump_lock = asyncio.Lock()
+        self._on_change = on_change or (lambda name: None)
+        self._closed = False
+
+    # ---- state -----------------------------------------------------------------
+    def reach(self, name: str) -> tuple[Reach, str]:
+        link = self._links[name]
+        return link.reach, link.detail
+
+    def reset(self, name: str) -> None:
+        """Operator asked to try again now (also after a host-key problem was fixed)."""
+        link = self._links[name]
+        link.failures, link.retry_at = 0, 0.0
+        self._known_hosts.clear()
+
+    def _set(self, link: _Link, reach: Reach, detail: str = "") -> None:
+        changed = (link.reach, link.detail) != (reach, detail)
+        link.reach, link.detail = reach, detail
+        if changed:
+            self._on_change(link.spec.name)
+
+    # ---- connecting --------------------------------------------------------------
+    async def connection(self, name: str) -> asyncssh.SSHClientConnection:
+        link = self._links[name]
+        if link.conn is not None:
+            return link.conn
+        async with link.lock:
+            if link.conn is not None:
+                return link.conn
+            now = asyncio.get_running_loop().time()
+            if link.reach in (Reach.HOST_KEY_CHANGED, Reach.HOST_KEY_UNKNOWN) and link.retry_at == float("inf"):
+                raise HostUnavailable(link.reach, link.detail)
+            if now < link.retry_at:
+                raise HostUnavailable(link.reach, link.detail)
+            try:
+                async with self._handshakes:
+                    link.conn = await self._connect(link.spec, link)
+            except HostUnavailable as exc:
+                self._failed(link, exc.reach, exc.detail)
+                raise
+            link.failures = 0
+            self._set(link, Reach.CONNECTED)
+            return link.conn
+
+    def _failed(self, link: _Link, reach: Reach, detail: str) -> None:
+        now = asyncio.get_running_loop().time()
+        link.failures += 1
+        if reach in (Reach.HOST_KEY_CHANGED, Reach.HOST_KEY_UNKNOWN):
+            link.retry_at = float("inf")
+        elif reach is Reach.AUTH_FAILED:
+            link.retry_at = now + AUTH_BACKOFF
+        else:
+            link.retry_at = now + NETWORK_BACKOFF[min(link.failures, len(NETWORK_BACKOFF)) - 1]
+        self._set(link, reach, detail)
+
+    async def _connect(self, spec, link: _Link) -> asyncssh.SSHClientConnection:
+        settings = self._settings
+        target = spec.ssh_host or spec.address
+        known = self._load_known_hosts(spec.known_hosts)
+        options = dict(
+            port=spec.port,
+            username=spec.user,
+            known_hosts=known,
+            config=self._ssh_config(),
+            connect_timeout=settings.connect_timeout,
+            login_timeout=settings.connect_timeout,
+            keepalive_interval=settings.keepalive_interval,
+            keepalive_count_max=settings.keepalive_count_max,
+            gss_host=None,
+        )
+        if spec.identity:
+            # Offer exactly one key: dom0 sshd allows 3 tries and penalises the source address.
+            options.update(client_keys=[str(spec.identity)], agent_path=None)
+        if spec.jump is not None:
+            options["tunnel"] = await self._jump(spec.jump, known)
+        try:
+            conn, _ = await asyncssh.create_connection(lambda: _Watch(self, link), target, **options)
+            return conn
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise HostUnavailable(*self._host_key_problem(known, target, spec.port, exc)) from None
+        except asyncssh.PermissionDenied as exc:
+            raise HostUnavailable(Reach.AUTH_FAILED, exc.reason or "permission denied") from None
+        except ConnectionRefusedError:
+            raise HostUnavailable(Reach.REFUSED, "connection refused") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise HostUnavailable(Reach.TIMEOUT, f"no answer within {settings.connect_timeout:g} s") from None
+        except asyncssh.ConnectionLost as exc:
+            raise HostUnavailable(Reach.TIMEOUT, exc.reason or "connection lost") from None
+        except socket.gaierror as exc:
+            raise HostUnavailable(Reach.UNREACHABLE, f"name does not resolve: {exc.strerror}") from None
+        except OSError as exc:
+            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+                raise HostUnavailable(Reach.UNREACHABLE, exc.strerror or "no route") from None
+            raise HostUnavailable(Reach.ERROR, exc.strerror or str(exc)) from None
+        except (asyncssh.Error, ValueError) as exc:
+            raise HostUnavailable(Reach.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    def _host_key_problem(self, known, host: str, port: int, exc: Exception) -> tuple[Reach, str]:
+        entries = known.match(host, host, port if port != 22 else None) if known is not None else ((),)
+        if entries[0]:
+            return Reach.HOST_KEY_CHANGED, "host key does not match known_hosts: possible impersonation, not retried"
+        return Reach.HOST_KEY_UNKNOWN, f"host key not in known_hosts ({exc.reason or 'untrusted'}); not retried"
+
+    def _load_known_hosts(self, path: Path | None):
+        path = Path(path) if path else Path("~/.ssh/known_hosts").expanduser()
+        if path not in self._known_hosts:
+            try:
+                self._known_hosts[path] = asyncssh.read_known_hosts(str(path))
+            except (OSError, ValueError) as exc:
+                raise HostUnavailable(Reach.HOST_KEY_UNKNOWN, f"cannot read known_hosts {path}: {exc}") from None
+        return self._known_hosts[path]
+
+    def _ssh_config(self):
+        config = getattr(self._settings, "config", None)
+        return [str(config)] if config and Path(config).exists() else None
+
+    async def _jump(self, jump, known) -> asyncssh.SSHClientConnection:
+        key = (jump.user, jump.host, jump.port)
+        async with self._jump_lock:
+            conn = self._jumps.get(key)
+            if conn is not None and not conn.is_closed():
+                return conn
+            settings = self._settings
+            options = dict(known_hosts=known, config=self._ssh_config(),
+                           connect_timeout=settings.connect_timeout, keepalive_interval=settings.keepalive_interval,
+                           keepalive_count_max=settings.keepalive_count_max, gss_host=None)
+            if jump.port:
+                options["port"] = jump.port
+            if jump.user:
+                options["username"] = jump.user
+            if settings.identity:
+                options.update(client_keys=[str(settings.identity)], agent_path=None)
+            try:
+                conn = await asyncssh.connect(jump.host, **options)
+            except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+                raise HostUnavailable(Reach.UNREACHABLE, f"jump host {jump.host}: {exc}") from None
+            self._jumps[key] = conn
+            return conn
+
+    def _lost(self, link: _Link, exc: Exception | None) -> None:
+        link.conn = None
+        if self._closed:
+            return
+        reason = getattr(exc, "reason", None) or (str(exc) if exc else "closed by the host")
+        self._failed(link, Reach.TIMEOUT if "keepalive" in reason.lower() else Reach.REFUSED, reason)
+        link.retry_at = 0.0  # try at once: a host that closed us is often just restarting sshd
+
+    # ---- running commands ------------------------------------------------------------
+    async def run(self, name: str, command: str, *, deadline: float, on_line: LineSink | None = None,
+                  stdin: str | None = None) -> RunResult:
+        """Run ``command`` on the host, streaming its lines to ``on_line``.
+
+        ``deadline`` (seconds) is the local guard above the remote ``timeout -k``;
+        past it the channel is torn down so a hung host never holds the caller.
+        Cancelling the caller's task cancels the remote command too.
+        """
+        link = self._links[name]
+        conn = await self.connection(name)
+        async with link.channels:
+            try:
+                process = await asyncio.wait_for(
+                    conn.create_process(command, encoding="utf-8", errors="replace"), CHANNEL_OPEN_TIMEOUT)
+            except (asyncio.TimeoutError, TimeoutError):
+                conn.abort()
+                link.conn = None
+                self._failed(link, Reach.STALLED, f"no channel within {CHANNEL_OPEN_TIMEOUT:g} s")
+                raise HostUnavailable(Reach.STALLED, link.detail) from None
+            except asyncssh.ChannelOpenError as exc:
+                raise HostUnavailable(Reach.ERROR, f"channel refused: {exc.reason}") from None
+            except (asyncssh.Error, OSError) as exc:
+                link.conn = None
+                raise HostUnavailable(Reach.TIMEOUT, f"connection lost: {exc}") from None
+            return await self._drive(process, deadline, on_line or (lambda s, l: None), stdin)
+
+    async def _drive(self, process, deadline: float, on_line: LineSink, stdin: str | None) -> RunResult:
+        if stdin is not None:
+            process.stdin.write(stdin)
+        process.stdin.write_eof()
+        readers = [asyncio.ensure_future(_pump(process.stdout, "stdout", on_line)),
+                   asyncio.ensure_future(_pump(process.stderr, "stderr", on_line))]
+        try:
+            await asyncio.wait_for(process.wait_closed(), deadline)
+            await asyncio.gather(*readers)
+            return RunResult(process.exit_status, process.exit_signal[0] if process.exit_signal else None)
+        except (asyncio.TimeoutError, TimeoutError):
+            await _stop(process)
+            return RunResult(None, None, deadline_hit=True)
+        except asyncio.CancelledError:
+            await _stop(process)
+            raise
+        except (asyncssh.Error, OSError):
+            return RunResult(process.exit_status)
+        finally:
+            for reader in readers:
+                reader.cancel()
+
+    async def close(self) -> None:
+        self._closed = True
+        conns = [link.conn for link in self._links.values() if link.conn] + list(self._jumps.values())
+        for conn in conns:
+            conn.close()
+        await asyncio.gather(*(c.wait_closed() for c in conns), return_exceptions=True)
+
+
+class _Watch(asyncssh.SSHClient):
+    """Tells the pool when a connection dies, so the next probe reconnects at once."""
+
+    def __init__(self, owner: Connections, link: _Link):
+        self._owner, self._link = owner, link
+        self._ready = False
+
+    def auth_completed(self) -> None:
+        self._ready = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # A handshake that fails is reported by connect() itself; only report losses of working links.
+        if self._ready:
+            self._owner._lost(self._link, exc)
+
+
+async def _pump(stream, name: str, on_line: LineSink) -> None:
+    async for line in stream:
+        on_line(name, line.rstrip("\n"))
+
+
+async def _stop(process) -> None:
+    """Ask the remote command to stop (OpenSSH >= 7.9 honours it), then drop the channel."""
+    try:
+        process.send_signal("TERM")
+    except (asyncssh.Error, OSError):
+        pass
+    process.close()
+    try:
+        await asyncio.wait_for(process.wait_closed(), KILL_GRACE)
+    except (asyncio.TimeoutError, TimeoutError, asyncssh.Error, OSError):
+        process.channel.abort()
+
+
+def raise_nofile_limit() -> None:
+    """Many hosts need many sockets; lift the soft limit to the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+

@@ -1,0 +1,123 @@
+"""The probe loop: every host probed on its own self-rescheduling schedule.
+
+Each host has one task that probes, publishes, then sleeps ``interval`` from
+the end of the round, so a slow host never stacks probes and never delays
+the others. Observations are published as each section of the probe's
+output arrives, so a lost master shows up the moment its channel fails or a
+slave's check of its master's port times out, not after a forwarded ``xe``
+gives up. A dropped connection wakes its host's loop at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Callable, Iterable
+
+from poolterm.model import Observation, Reach
+from poolterm.probe import ProbeParser, build_probe_command
+from poolterm.ssh import Connections, HostUnavailable
+
+#: Extra seconds above the probe timeout for the local deadline: the remote
+#: sections have their own ``timeout -k`` (emergency flag 2 s + master port 1 s + kill grace).
+DEADLINE_SLACK = 5.0
+
+Publish = Callable[[Observation], None]
+
+
+class Watcher:
+    def __init__(self, hosts: Iterable, connections: Connections, *, interval: float, timeout: float,
+                 publish: Publish | None = None):
+        self.hosts = [h.name for h in hosts]
+        self.connections = connections
+        self.interval = interval
+        self.timeout = timeout
+        self.observations: dict[str, Observation] = {}
+        self._publish = publish or (lambda obs: None)
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._wake: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self.hosts}
+        self.paused = False
+        self.rounds = 0
+
+    # ---- one round ---------------------------------------------------------------
+    async def probe(self, name: str) -> Observation:
+        """Probe one host once and publish what it shows, as it shows it."""
+        loop = asyncio.get_running_loop()
+        previous = self.observations.get(name)
+        known = _known(previous)
+        parser = ProbeParser(name)
+        command = build_probe_command(known, self.timeout)
+
+        def on_line(stream: str, line: str) -> None:
+            if parser.feed(line):
+                self._store(parser.observation(loop.time(), complete=False), known)
+
+        try:
+            result = await self.connections.run(
+                name, command, deadline=self.timeout + DEADLINE_SLACK, on_line=on_line)
+            obs = parser.observation(loop.time(), complete=True, hung=result.deadline_hit)
+        except HostUnavailable as exc:
+            obs = Observation(host=name, at=loop.time(), reach=exc.reach, reach_detail=exc.detail,
+                              last_seen=known.last_seen if known else None, complete=True, stale=known)
+        self.rounds += 1
+        return self._store(obs, known)
+
+    def _store(self, obs: Observation, known: Observation | None) -> Observation:
+        if obs.reach.reachable and not obs.complete and known is not None:
+            obs = _overlay(known, obs)
+        self.observations[obs.host] = obs
+        self._publish(obs)
+        return obs
+
+    async def probe_all(self) -> dict[str, Observation]:
+        """One round on every host at once (``poolterm check``)."""
+        await asyncio.gather(*(self.probe(name) for name in self.hosts))
+        return dict(self.observations)
+
+    # ---- the loop ------------------------------------------------------------------
+    def start(self) -> None:
+        for name in self.hosts:
+            if name not in self._tasks:
+                self._tasks[name] = asyncio.create_task(self._loop(name), name=f"probe:{name}")
+
+    def wake(self, name: str | None = None) -> None:
+        """Probe now: one host (its connection changed) or all (operator pressed refresh)."""
+        for host in [name] if name else self.hosts:
+            if host in self._wake:
+                self._wake[host].set()
+
+    async def _loop(self, name: str) -> None:
+        while True:
+            if not self.paused:
+                await self.probe(name)
+            event = self._wake[name]
+            try:
+                await asyncio.wait_for(event.wait(), self.interval)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            event.clear()
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _known(obs: Observation | None) -> Observation | None:
+    """The latest observation made while connected (what the host last told us)."""
+    if obs is None:
+        return None
+    if obs.reach is Reach.CONNECTED:
+        return obs
+    return obs.stale
+
+
+def _overlay(known: Observation, partial: Observation) -> Observation:
+    """A round in progress: new sections over the last complete round, so nothing flickers."""
+    fields = {name: getattr(partial, name) for name in (
+        "pool_conf", "uuid", "init_complete", "xapi_service", "emergency_flag", "secret_hash",
+        "master_port", "xe", "pool_master_uuid", "db_hosts") if getattr(partial, name) is not None}
+    return replace(known, at=partial.at, last_seen=partial.last_seen, complete=False, raw=partial.raw,
+                   reach=partial.reach, reach_detail="", stale=None, **fields)

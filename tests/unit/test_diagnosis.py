@@ -1,0 +1,277 @@
+"""Diagnosis as a table: observations in, verdict, named hosts and playbook out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from poolterm.check import to_json
+from poolterm.diagnosis import diagnose
+from poolterm.model import DbHost, Observation, Reach, Role, Verdict, XapiState, XeCall
+
+SECRET = "5" * 64
+OTHER_SECRET = "9" * 64
+NOW = 100.0
+
+
+@dataclass(frozen=True)
+class H:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class P:
+    name: str
+    hosts: tuple
+
+
+POOL = P("lab", tuple(H(f"plot{i}", f"10.0.0.{10 + i}") for i in range(1, 9)))
+ADDR = {h.name: h.address for h in POOL.hosts}
+
+
+def uuid_of(name: str) -> str:
+    n = int(name.removeprefix("plot"))
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def up(name: str, conf: str, *, xe: str = "answered", flag: bool | None = False, svc: str = "active",
+       port: str | None = None, secret: str = SECRET, code: str | None = None, db=None) -> Observation:
+    call = {"answered": XeCall("answered", uuid_of("plot1")), "hung": XeCall("hung", "timeout"),
+            "failed": XeCall("failed", "error", code), "refused": XeCall("refused", "Error: Connection refused",
+                                                                        "XAPI_NOT_RUNNING")}[xe]
+    return Observation(host=name, at=NOW, reach=Reach.CONNECTED, pool_conf=conf, uuid=uuid_of(name),
+                       init_complete=True, xapi_service=svc, emergency_flag=flag, secret_hash=secret,
+                       master_port=port, xe=call, db_hosts=db, last_seen=NOW, complete=True)
+
+
+def down(name: str, reach: Reach, remembered: Observation | None) -> Observation:
+    return Observation(host=name, at=NOW, reach=reach, reach_detail="", last_seen=NOW - 12,
+                       stale=remembered, complete=True)
+
+
+def slave_of(master: str) -> str:
+    return f"slave:{ADDR[master]}"
+
+
+def db(*names: str) -> tuple[DbHost, ...]:
+    return tuple(DbHost(uuid_of(n), n, ADDR[n], True, True) for n in names)
+
+
+ALL = [h.name for h in POOL.hosts]
+
+
+def healthy() -> dict[str, Observation]:
+    obs = {"plot1": up("plot1", "master", db=db(*ALL))}
+    obs.update({n: up(n, slave_of("plot1")) for n in ALL[1:]})
+    return obs
+
+
+def pool_of(observations) -> "object":
+    return diagnose([POOL], observations, NOW).pools[0]
+
+
+def master_crashed(reach=Reach.TIMEOUT) -> dict[str, Observation]:
+    obs = healthy()
+    obs["plot1"] = down("plot1", reach, obs["plot1"])
+    for n in ALL[1:]:
+        obs[n] = up(n, slave_of("plot1"), xe="hung", port="timeout")
+    return obs
+
+
+def test_healthy_pool_names_its_master():
+    pool = pool_of(healthy())
+    assert pool.verdict is Verdict.HEALTHY
+    assert pool.master == "plot1"
+    assert pool.playbook is None
+    assert all(h.agrees for h in pool.hosts)
+    assert "plot1 is master" in pool.summary
+
+
+@pytest.mark.parametrize("reach, words", [(Reach.TIMEOUT, "does not answer at all"),
+                                          (Reach.REFUSED, "refuses SSH"),
+                                          (Reach.STALLED, "does not answer at all")])
+def test_master_lost_names_the_lost_master_and_the_best_candidate(reach, words):
+    obs = master_crashed(reach)
+    # plot2 is disabled in the last database the master reported: it must not be first choice.
+    obs["plot1"] = replace(obs["plot1"], stale=replace(obs["plot1"].stale, db_hosts=tuple(
+        replace(h, enabled=h.name != "plot2") for h in db(*ALL))))
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.MASTER_LOST
+    assert pool.playbook == "master-lost"
+    finding = pool.findings[0]
+    assert finding.kind == "master-lost"
+    assert finding.hosts[0] == "plot1"
+    assert words in pool.summary
+    best = finding.candidates[0]
+    assert best.name == "plot3"
+    assert "enabled" in best.reasons
+    assert [c.name for c in finding.candidates][-1] == "plot2"
+    assert any("not trusted" in e for e in finding.evidence)
+
+
+def test_master_lost_is_seen_even_though_every_slave_says_not_in_emergency():
+    pool = pool_of(master_crashed())
+    assert all(h.emergency_flag is False for h in pool.hosts if h.reachable)
+    assert pool.verdict is Verdict.MASTER_LOST
+    lost = next(h for h in pool.hosts if h.name == "plot1")
+    assert lost.stale and lost.role is Role.MASTER and not lost.reachable
+
+
+def test_master_whose_xapi_hangs_is_lost_although_reachable():
+    obs = healthy()
+    obs["plot1"] = up("plot1", "master", xe="hung", db=None)
+    for n in ALL[1:]:
+        obs[n] = up(n, slave_of("plot1"), xe="hung", port="timeout")
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.MASTER_LOST
+    assert pool.findings[0].kind == "master-hung"
+    assert "xe-toolstack-restart on plot1" in pool.summary
+
+
+def test_a_slave_down_is_degraded_not_critical():
+    obs = healthy()
+    obs["plot5"] = down("plot5", Reach.TIMEOUT, obs["plot5"])
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.DEGRADED
+    assert pool.master == "plot1"
+    assert any(f.kind == "hosts-down" and f.hosts == ("plot5",) for f in pool.findings)
+
+
+def test_split_brain_names_both_masters_and_the_true_one():
+    obs = healthy()
+    # cable pulled on master plot2's pool; plot3 promoted and recovered the others; plot2 back.
+    for n in ALL:
+        obs[n] = up(n, slave_of("plot3"))
+    obs["plot3"] = up("plot3", "master", db=db(*ALL))
+    obs["plot2"] = up("plot2", "master", db=db(*ALL))
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.SPLIT_BRAIN
+    assert pool.master == "plot3"
+    finding = pool.findings[0]
+    assert finding.kind == "split-brain" and finding.playbook == "split-brain"
+    assert set(finding.hosts) == {"plot2", "plot3"}
+    assert "plot3 is the true master" in finding.summary
+    assert "never on plot2" in finding.summary
+    plot2 = next(h for h in pool.hosts if h.name == "plot2")
+    assert not plot2.agrees
+
+
+def test_masters_with_different_secrets_are_not_a_split_brain():
+    obs = healthy()
+    obs["plot8"] = up("plot8", "master", secret=OTHER_SECRET)
+    pool = pool_of(obs)
+    assert pool.verdict is not Verdict.SPLIT_BRAIN
+    assert any(f.kind == "foreign-master" and f.hosts == ("plot8",) for f in pool.findings)
+
+
+def test_orphaned_slaves_after_promotion_without_recover_slaves():
+    obs = master_crashed(Reach.REFUSED)
+    obs["plot2"] = up("plot2", "master", db=db(*ALL))
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.ORPHANED_SLAVES
+    assert pool.master == "plot2"
+    finding = pool.findings[0]
+    assert finding.playbook == "orphaned-slaves"
+    assert set(finding.hosts) == set(ALL[2:])
+    assert "plot1" in finding.summary and "pool-recover-slaves on plot2" in finding.summary
+
+
+def test_forgotten_host_in_emergency():
+    obs = healthy()
+    obs["plot1"] = up("plot1", "master", db=db(*[n for n in ALL if n != "plot7"]))
+    obs["plot7"] = up("plot7", slave_of("plot1"), xe="failed", flag=True, code="HOST_UNKNOWN_TO_MASTER")
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.EMERGENCY
+    finding = next(f for f in pool.findings if f.kind == "forgotten-host")
+    assert finding.hosts == ("plot7",) and finding.playbook == "forgotten-host"
+    assert pool.playbook == "forgotten-host"
+
+
+def test_nothing_reachable_is_unknown():
+    obs = {n: down(n, Reach.TIMEOUT, None) for n in ALL}
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.UNKNOWN
+    assert diagnose([POOL], obs, NOW).severity.exit_code == 3
+
+
+def test_no_observations_at_all_is_unknown():
+    assert pool_of({}).verdict is Verdict.UNKNOWN
+
+
+def test_stale_master_cut_off_while_another_runs_is_a_warning():
+    obs = healthy()
+    obs["plot2"] = down("plot2", Reach.TIMEOUT, up("plot2", "master"))
+    obs["plot3"] = up("plot3", "master", db=db(*ALL))
+    for n in ALL:
+        if n not in ("plot2", "plot3"):
+            obs[n] = up(n, slave_of("plot3"))
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.DEGRADED
+    stale = next(f for f in pool.findings if f.kind == "stale-master")
+    assert stale.hosts == ("plot2",) and stale.playbook == "split-brain"
+
+
+def test_json_has_the_documented_shape():
+    data = to_json(diagnose([POOL], master_crashed(), NOW))
+    assert data["verdict"] == "master-lost" and data["severity"] == "critical"
+    pool = data["pools"][0]
+    assert set(pool) >= {"name", "verdict", "master", "hosts", "findings"}
+    assert set(pool["hosts"][0]) >= {"name", "reachable", "role", "believed_master", "xapi", "emergency_flag", "evidence"}
+    assert set(pool["findings"][0]) >= {"kind", "severity", "hosts", "summary", "playbook"}
+    json.dumps(data)
+
+
+# ---- property: any observations, one verdict per pool, never a crash ------------------
+
+confs = st.sampled_from(["master", "broken", "", "garbage"] + [slave_of(n) for n in ALL] + ["slave:203.0.113.9"])
+reaches = st.sampled_from(list(Reach))
+calls = st.one_of(st.none(), st.builds(XeCall, st.sampled_from(["answered", "hung", "failed", "refused"]),
+                                       st.text(max_size=20),
+                                       st.sampled_from([None, "HOST_UNKNOWN_TO_MASTER", "HOST_STILL_BOOTING"])))
+
+
+@st.composite
+def observation(draw, name: str):
+    base = Observation(
+        host=name, at=NOW, reach=draw(reaches), pool_conf=draw(st.one_of(st.none(), confs)),
+        uuid=draw(st.sampled_from([None, uuid_of(name), uuid_of("plot1")])),
+        init_complete=draw(st.one_of(st.none(), st.booleans())),
+        xapi_service=draw(st.sampled_from([None, "active", "inactive", "activating"])),
+        emergency_flag=draw(st.one_of(st.none(), st.booleans())),
+        secret_hash=draw(st.sampled_from([None, SECRET, OTHER_SECRET])),
+        master_port=draw(st.sampled_from([None, "ok", "refused", "timeout"])), xe=draw(calls),
+        db_hosts=draw(st.one_of(st.none(), st.lists(st.sampled_from(ALL), unique=True).map(lambda ns: db(*ns)))),
+        last_seen=draw(st.one_of(st.none(), st.floats(0, NOW))),
+    )
+    if draw(st.booleans()):
+        base = replace(base, stale=replace(base, reach=Reach.CONNECTED, stale=None))
+    return base
+
+
+@st.composite
+def observation_sets(draw):
+    names = draw(st.lists(st.sampled_from(ALL), unique=True))
+    return {n: draw(observation(n)) for n in names}
+
+
+@settings(max_examples=300, deadline=None)
+@given(observation_sets())
+def test_any_observations_give_exactly_one_verdict_per_pool(observations):
+    other = P("other", (H("solo", "10.0.1.1"),))
+    diagnosis = diagnose([POOL, other], observations, NOW)
+    assert [p.name for p in diagnosis.pools] == ["lab", "other"]
+    for pool in diagnosis.pools:
+        assert isinstance(pool.verdict, Verdict)
+        assert len(pool.hosts) == len({h.name for h in pool.hosts})
+        assert pool.summary
+        if pool.master is not None:
+            assert pool.master in {h.name for h in pool.hosts}
+        for h in pool.hosts:
+            assert isinstance(h.xapi, XapiState)
+            assert h.reachable == h.reach.reachable
+    json.dumps(to_json(diagnosis))
