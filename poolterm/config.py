@@ -10,7 +10,7 @@ The file (see DESIGN.md "hosts.yaml")::
       jump: null                  # bastion "[user@]host[:port]" (ProxyJump)
       config: ~/.ssh/config       # OpenSSH client config to honour; null = none
       connect_timeout: 5          # seconds
-      keepalive_interval: 1       # seconds
+      keepalive_interval: 3       # seconds (a probe round every 2 s already notices a dead link)
       keepalive_count_max: 3
     probe:
       interval: 2                 # seconds between probe rounds
@@ -124,7 +124,7 @@ class SshSettings:
     jump: JumpSpec | None = None
     config: Path | None = field(default_factory=lambda: _default_ssh_config())
     connect_timeout: float = 5.0
-    keepalive_interval: float = 1.0
+    keepalive_interval: float = 3.0
     keepalive_count_max: int = 3
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from poolterm import xe
 from poolterm.model import DbHost, Observation, Reach, Role, XeCall
@@ -48,9 +48,11 @@ def build_probe_command(previous: Observation | None, timeout: float) -> str:
     lost master from the pool's side.
     """
     t = _seconds(timeout)
-    sections = [
-        _section("conf", "cat /etc/xensource/pool.conf 2>/dev/null"),
-        _section("inv", "cat /etc/xensource-inventory 2>/dev/null"),
+    sections = [_section("conf", "cat /etc/xensource/pool.conf 2>/dev/null")]
+    if previous is None or previous.uuid is None:
+        # The host uuid is fixed at install time: read the inventory until we know it.
+        sections.append(_section("inv", "cat /etc/xensource-inventory 2>/dev/null"))
+    sections += [
         _section("secret", "sha256sum /etc/xensource/ptoken 2>/dev/null"),
         _section("init", "test -e /var/run/xapi_init_complete.cookie"),
         _section("svc", "systemctl is-active xapi 2>&1"),
@@ -92,12 +94,17 @@ def _url_host(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
+#: Sections after which something may wait for seconds (a hung xapi, a silent master):
+#: what arrived so far is worth publishing before that wait.
+PUBLISH_AFTER = frozenset({"svc", "emerg", "mport"})
+
+
 @dataclass
 class ProbeParser:
-    """Feeds on the probe's output line by line; yields observations as sections end."""
+    """Feeds on the probe's output line by line; each section is interpreted once, as it ends."""
 
     host: str
-    sections: dict[str, tuple[str, int]] = field(default_factory=dict)
+    values: dict[str, object] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     _current: str | None = None
     _buffer: list[str] = field(default_factory=list)
@@ -115,7 +122,7 @@ class ProbeParser:
             if end.group(1):
                 self._buffer.append(end.group(1))
             name, self._current = self._current, None
-            self.sections[name] = ("\n".join(self._buffer), int(end.group(2)))
+            self.values.update(interpret_section(name, "\n".join(self._buffer), int(end.group(2))))
             return name
         if self._current is not None:
             self._buffer.append(line)
@@ -127,52 +134,43 @@ class ProbeParser:
 
     def observation(self, at: float, *, complete: bool, hung: bool = False) -> Observation:
         """What the sections seen so far say. ``hung``: the round was cut off by our deadline."""
-        obs = Observation(
-            host=self.host,
-            at=at,
-            reach=Reach.CONNECTED,
-            last_seen=at,
-            complete=complete,
-            raw=tuple(self.lines[-200:]),
-        )
-        return interpret(obs, self.sections, self.unfinished() if hung else None)
-
-
-def interpret(obs: Observation, sections: dict[str, tuple[str, int]], cut_off: str | None) -> Observation:
-    """Turn finished sections into Observation fields. ``cut_off``: a section our deadline ended."""
-    values: dict[str, object] = {}
-    if "conf" in sections:
-        text, rc = sections["conf"]
-        values["pool_conf"] = text.strip() if rc == 0 else None
-    if "inv" in sections:
-        match = _INSTALLATION_UUID.search(sections["inv"][0])
-        values["uuid"] = match.group(1).lower() if match else None
-    if "secret" in sections:
-        text, rc = sections["secret"]
-        digest = text.split()[0] if rc == 0 and text.split() else None
-        values["secret_hash"] = digest if digest and re.fullmatch(r"[0-9a-f]{64}", digest) else None
-    if "init" in sections:
-        values["init_complete"] = sections["init"][1] == 0
-    if "svc" in sections:
-        values["xapi_service"] = sections["svc"][0].strip().splitlines()[-1] if sections["svc"][0].strip() else None
-    if "emerg" in sections:
-        text, rc = sections["emerg"]
-        word = text.strip().lower()
-        values["emergency_flag"] = True if (rc == 0 and word == "true") else False if (rc == 0 and word == "false") else None
-    if "mport" in sections:
-        values["master_port"] = _master_port(*sections["mport"])
-    for name in ("xe", "db"):
-        if name in sections:
-            values["xe"] = _xe_call(*sections[name])
-            if values["xe"].answered:
-                if name == "xe":
-                    uuids = xe.parse_minimal(sections[name][0].strip())
-                    values["pool_master_uuid"] = uuids[0].lower() if uuids else None
-                else:
-                    values["db_hosts"] = _db_hosts(sections[name][0])
-        elif cut_off == name:
+        values = dict(self.values)
+        if hung and self._current in ("xe", "db") and "xe" not in values:
             values["xe"] = XeCall("hung", "no answer before the probe deadline")
-    return replace(obs, **values)
+        return Observation(host=self.host, at=at, reach=Reach.CONNECTED, last_seen=at, complete=complete,
+                           raw=tuple(self.lines[-200:]), **values)
+
+
+def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:
+    """The Observation fields one finished section gives."""
+    if name == "conf":
+        return {"pool_conf": text.strip() if rc == 0 else None}
+    if name == "inv":
+        match = _INSTALLATION_UUID.search(text)
+        return {"uuid": match.group(1).lower() if match else None}
+    if name == "secret":
+        words = text.split()
+        digest = words[0] if rc == 0 and words else None
+        return {"secret_hash": digest if digest and re.fullmatch(r"[0-9a-f]{64}", digest) else None}
+    if name == "init":
+        return {"init_complete": rc == 0}
+    if name == "svc":
+        return {"xapi_service": text.strip().splitlines()[-1] if text.strip() else None}
+    if name == "emerg":
+        word = text.strip().lower()
+        return {"emergency_flag": {"true": True, "false": False}.get(word) if rc == 0 else None}
+    if name == "mport":
+        return {"master_port": _master_port(text, rc)}
+    if name in ("xe", "db"):
+        call = _xe_call(text, rc)
+        values: dict[str, object] = {"xe": call}
+        if call.answered and name == "xe":
+            uuids = xe.parse_minimal(text.strip())
+            values["pool_master_uuid"] = uuids[0].lower() if uuids else None
+        elif call.answered:
+            values["db_hosts"] = _db_hosts(text)
+        return values
+    return {}
 
 
 def _master_port(text: str, rc: int) -> str:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from poolterm.model import Observation, Reach
-from poolterm.probe import ProbeParser, build_probe_command
+from poolterm.probe import PUBLISH_AFTER, ProbeParser, build_probe_command
 from poolterm.ssh import Connections, HostUnavailable
 
 #: Extra seconds above the probe timeout for the local deadline: the remote
@@ -49,13 +49,15 @@ class Watcher:
         command = build_probe_command(known, self.timeout)
 
         def on_line(stream: str, line: str) -> None:
-            if parser.feed(line):
+            if parser.feed(line) in PUBLISH_AFTER:
                 self._store(parser.observation(loop.time(), complete=False), known)
 
         try:
             result = await self.connections.run(
                 name, command, deadline=self.timeout + DEADLINE_SLACK, on_line=on_line)
             obs = parser.observation(loop.time(), complete=True, hung=result.deadline_hit)
+            if "uuid" not in parser.values and known is not None:
+                obs = replace(obs, uuid=known.uuid)  # the inventory is read once; the uuid carries over
         except HostUnavailable as exc:
             obs = Observation(host=name, at=loop.time(), reach=exc.reach, reach_detail=exc.detail,
                               last_seen=known.last_seen if known else None, complete=True, stale=known)
@@ -92,8 +94,9 @@ class Watcher:
                 await self.probe(name)
             event = self._wake[name]
             try:
-                await asyncio.wait_for(event.wait(), self.interval)
-            except (asyncio.TimeoutError, TimeoutError):
+                async with asyncio.timeout(self.interval):  # no extra task per wait, unlike wait_for
+                    await event.wait()
+            except TimeoutError:
                 pass
             event.clear()
 

@@ -101,7 +101,7 @@ def test_defaults_when_ssh_and_probe_sections_are_absent(tmp_path: Path, fake_ho
     assert (host.user, host.port, host.identity, host.jump) == ("root", 22, None, None)
     assert host.known_hosts == fake_home / ".ssh" / "known_hosts"
     assert (inv.probe.interval, inv.probe.timeout) == (2.0, 5.0)
-    assert (inv.ssh.connect_timeout, inv.ssh.keepalive_interval, inv.ssh.keepalive_count_max) == (5.0, 1.0, 3)
+    assert (inv.ssh.connect_timeout, inv.ssh.keepalive_interval, inv.ssh.keepalive_count_max) == (5.0, 3.0, 3)
     assert inv.ssh.config is None  # no ~/.ssh/config in this HOME
 
 

@@ -1,0 +1,279 @@
+"""`poolterm sim`: run a simulated pool, drive its faults, run commands on its hosts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from poolterm.cli import UsageError
+from poolterm.sim.control import (
+    ACTIONS,
+    FAULT_ACTIONS,
+    ControlError,
+    RemoteExec,
+    format_status,
+    request,
+    signal_number,
+)
+
+if TYPE_CHECKING:
+    from poolterm.sim.runtime import Simulator
+
+CONTROL = "control.sock"
+SHOWN_HOSTS = 16  # a 1000-host start lists this many and points at hosts.yaml
+
+RUN_HELP = """\
+Run N simulated XenServer/XCP-ng hosts plot1..plotN in the foreground until
+Ctrl-C or SIGTERM. Each host is a real SSH server (public-key login as root) on
+its own loopback address; plot1 starts as pool master, the others as its slaves.
+
+Files written to DIR: hosts.yaml (the inventory, for poolterm -i), known_hosts
+(every host's key), id_ed25519 (+ .pub; the one client key the hosts accept)
+and control.sock (what `poolterm sim ctl` and `poolterm sim exec` talk to).
+
+sub-commands:
+  ctl    drive faults and read ground truth: poolterm sim ctl --dir DIR crash plot1
+  exec   run a command in a host's shell: poolterm sim exec --dir DIR --host plot2 xe host-list
+"""
+
+CTL_HELP = """\
+Drive a running simulator.
+
+  shutdown HOST     graceful shutdown (sshd and xapi stop, host powers off)
+  crash HOST        power loss: no notice, the host's network goes dark
+  poweron HOST      boot a powered-off host
+  cable-out HOST    unplug its network: packets vanish, processes keep running
+  cable-in HOST     plug it back in
+  hang-xapi HOST    xapi stops answering (xe blocks)
+  unhang-xapi HOST  xapi answers again
+  status            ground truth: power, link, xapi, pool.conf, emergency per host
+"""
+
+EXEC_HELP = """\
+Run COMMAND in HOST's simulated shell (the sh subset of docs/simulator.md),
+streaming its stdout and stderr and exiting with its status. Without COMMAND,
+$SSH_ORIGINAL_COMMAND is used, so this can be an OpenSSH sshd ForceCommand.
+Standard input is passed through (for prompts such as host-forget's).
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sim",
+        help="run a simulated pool over real SSH on loopback",
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--hosts", type=int, default=8, metavar="N", help="number of hosts (default 8)")
+    p.add_argument("--dir", metavar="DIR", help="directory for hosts.yaml, keys and the control socket")
+    p.add_argument(
+        "--fuse", type=float, default=10.0, metavar="SECONDS",
+        help="xapi's fuse: seconds from a role change to the xapi restart (default 10)",
+    )
+    p.add_argument(
+        "--boot", type=float, default=5.0, metavar="SECONDS",
+        help="seconds from power-on to sshd up and xapi starting (default 5)",
+    )
+    p.add_argument("--pool-name", default="lab", metavar="NAME", help="pool name-label (default lab)")
+    p.add_argument(
+        "--port", type=int, default=0, metavar="P",
+        help="SSH port on every host's address (default: a free port per host)",
+    )
+    p.set_defaults(func=run_command)
+    actions = p.add_subparsers(dest="sim_action", metavar="{ctl,exec}")
+
+    ctl = actions.add_parser(
+        "ctl",
+        help="drive faults of a running simulator, or read its ground truth",
+        description=CTL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ctl.add_argument("--dir", required=True, metavar="DIR", help="the simulator's directory")
+    ctl.add_argument("action", choices=ACTIONS, metavar="ACTION", help="one of: " + ", ".join(ACTIONS))
+    ctl.add_argument("host", nargs="?", metavar="HOST", help="the host to act on (not for status)")
+    ctl.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ctl.set_defaults(func=ctl_command)
+
+    ex = actions.add_parser(
+        "exec",
+        help="run a command in a simulated host's shell",
+        description=EXEC_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ex.add_argument("--dir", required=True, metavar="DIR", help="the simulator's directory")
+    ex.add_argument("--host", required=True, metavar="NAME", help="the host whose shell runs the command")
+    ex.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the command line")
+    ex.set_defaults(func=exec_command)
+
+
+# ---------------------------------------------------------------------------
+# poolterm sim
+# ---------------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if not args.dir:
+        raise UsageError("sim needs --dir DIR (where hosts.yaml, keys and the control socket go)")
+    if args.hosts < 1:
+        raise UsageError("--hosts must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    if args.fuse < 0 or args.boot < 0:
+        raise UsageError("--fuse and --boot must not be negative")
+    return asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    # Imported here: asyncssh is heavy and only running a simulator needs it.
+    from poolterm.sim.runtime import Simulator, SimulatorError
+
+    sim = Simulator(
+        args.hosts, args.dir, fuse=args.fuse, boot=args.boot, pool_name=args.pool_name, port=args.port,
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await sim.start()
+    except SimulatorError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(_banner(sim, args, loop.time() - started), flush=True)
+        await stop.wait()
+        print("poolterm sim: stopping", flush=True)
+    finally:
+        await sim.stop()
+    return 0
+
+
+def _banner(sim: "Simulator", args: argparse.Namespace, seconds: float) -> str:
+    names = sim.world.names
+    d = sim.directory
+    lines = [
+        f"poolterm sim: {len(names)} hosts in pool {args.pool_name!r}, "
+        f"plot1 master (fuse {args.fuse:g} s, boot {args.boot:g} s; started in {seconds:.1f} s)",
+    ]
+    for name in names[:SHOWN_HOSTS]:
+        lines.append(f"  {name:<8} {sim.address_of(name)}:{sim.port_of(name)}")
+    if len(names) > SHOWN_HOSTS:
+        lines.append(f"  ... and {len(names) - SHOWN_HOSTS} more (see {sim.hosts_yaml})")
+    first = names[0]
+    lines += [
+        "files:",
+        f"  {sim.hosts_yaml}",
+        f"  {sim.known_hosts}",
+        f"  {sim.client_key} (+ .pub)",
+        f"  {sim.control_path}",
+        "log in with OpenSSH:",
+        f"  ssh -i {sim.client_key} -o UserKnownHostsFile={sim.known_hosts} "
+        f"-p {sim.port_of(first)} root@{sim.address_of(first)} xe host-list",
+        "drive faults:",
+        f"  poolterm sim ctl --dir {d} crash {first}",
+        f"  poolterm sim ctl --dir {d} status",
+        "running; Ctrl-C stops it",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# poolterm sim ctl
+# ---------------------------------------------------------------------------
+
+
+def _control_path(directory: str) -> Path:
+    return Path(directory) / CONTROL
+
+
+def ctl_command(args: argparse.Namespace) -> int:
+    if args.action in FAULT_ACTIONS and not args.host:
+        raise UsageError(f"sim ctl {args.action} needs a HOST")
+    if args.action == "status" and args.host:
+        raise UsageError("sim ctl status takes no HOST")
+    payload = {"action": args.action}
+    if args.host:
+        payload["host"] = args.host
+    try:
+        answer = asyncio.run(request(_control_path(args.dir), payload))
+    except ControlError as exc:
+        raise UsageError(str(exc)) from None
+    if not answer.get("ok"):
+        raise UsageError(str(answer.get("error", "the simulator refused the request")))
+    answer.pop("ok")
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif args.action == "status":
+        sys.stdout.write(format_status(answer))
+    else:
+        print(f"{args.host}: {args.action} done")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# poolterm sim exec
+# ---------------------------------------------------------------------------
+
+
+def exec_command(args: argparse.Namespace) -> int:
+    command = " ".join(args.command) if args.command else os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    if not command.strip():
+        raise UsageError("sim exec needs a COMMAND (or $SSH_ORIGINAL_COMMAND)")
+    try:
+        final = asyncio.run(_exec(_control_path(args.dir), args.host, command))
+    except ControlError as exc:
+        raise UsageError(str(exc)) from None
+    if final.get("signal"):
+        # Die of the same signal, so an sshd in front reports exit-signal as for a real command.
+        sys.stdout.flush()
+        sig = signal_number(str(final["signal"]))
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    if final.get("error"):
+        print(f"poolterm sim exec: {final['error']}", file=sys.stderr)
+    return int(final["exit"])
+
+
+async def _exec(path: Path, host: str, command: str) -> dict:
+    remote = await RemoteExec.start(path, host, command)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, remote.send_signal, signal.Signals(sig).name.removeprefix("SIG"))
+    _pump_stdin(loop, remote)
+
+    def out(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def err(text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    return await remote.wait(out, err)
+
+
+def _pump_stdin(loop: asyncio.AbstractEventLoop, remote: RemoteExec) -> None:
+    """Forward our stdin as it arrives; a thread, because stdin may be a file, a pipe or a tty."""
+
+    def pump() -> None:
+        while True:
+            try:
+                chunk = os.read(0, 65536)
+            except OSError:
+                chunk = b""
+            try:
+                if not chunk:
+                    loop.call_soon_threadsafe(remote.send_eof)
+                    return
+                loop.call_soon_threadsafe(remote.send_stdin, chunk.decode(errors="replace"))
+            except RuntimeError:
+                return  # the command finished and the loop is gone
+
+    threading.Thread(target=pump, name="poolterm-sim-exec-stdin", daemon=True).start()

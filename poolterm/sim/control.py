@@ -1,0 +1,291 @@
+"""The simulator's control socket: JSON lines over DIR/control.sock.
+
+Requests, one JSON object per line:
+
+- ``{"action": "crash", "host": "plot1"}`` (any fault action) ->
+  ``{"ok": true, "action": "crash", "host": "plot1"}`` or ``{"ok": false, "error": "..."}``
+- ``{"action": "status"}`` -> the World's status with ``"ok": true`` added
+- ``{"action": "exec", "host": "plot2", "command": "...", "stdin": "..."}`` ->
+  frames ``{"stdout": "..."}`` / ``{"stderr": "..."}`` then ``{"exit": N}``
+  (plus ``"signal": "TERM"`` when a signal ended it).  Without ``"stdin"`` the
+  client streams it while the command runs: ``{"stdin": "..."}``,
+  ``{"eof": true}``, and ``{"signal": "TERM"}`` to kill the command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal as signals
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from poolterm.sim.shell import Io, StreamInput
+from poolterm.sim.world import SimError
+
+if TYPE_CHECKING:
+    from poolterm.sim.runtime import Simulator
+
+# The fault actions and the World method each one calls.
+FAULT_ACTIONS = {
+    "shutdown": "shutdown",
+    "crash": "crash",
+    "poweron": "poweron",
+    "cable-out": "cable_out",
+    "cable-in": "cable_in",
+    "hang-xapi": "hang_xapi",
+    "unhang-xapi": "unhang_xapi",
+}
+ACTIONS = (*FAULT_ACTIONS, "status")
+
+LINE_LIMIT = 1 << 26  # a 1000-host status is one long line
+HOST_DOWN_STATUS = 255  # what ssh reports when the host goes away under a command
+
+
+class ControlError(Exception):
+    """The control socket cannot be reached or answered nonsense: one line for the operator."""
+
+
+def _encode(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def signal_number(name: str) -> int:
+    try:
+        return int(signals.Signals[f"SIG{name}"])
+    except KeyError:
+        return int(signals.SIGTERM)
+
+
+# ---------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------
+
+
+class _Exec:
+    """A command started over the control socket."""
+
+    def __init__(self, task: asyncio.Task, stdin: StreamInput):
+        self.task = task
+        self.stdin = stdin
+        self.signal: str | None = None
+
+    def frame(self, req: dict) -> None:
+        if "stdin" in req:
+            self.stdin.feed(str(req["stdin"]))
+        if req.get("eof"):
+            self.stdin.feed_eof()
+        if req.get("signal") and not self.task.done():
+            self.signal = str(req["signal"]).upper().removeprefix("SIG")
+            self.task.cancel(f"SIG{self.signal}")
+
+
+class ControlServer:
+    def __init__(self, sim: "Simulator", path: Path):
+        self.sim = sim
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=LINE_LIMIT)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        self._clients.add(me)
+        running: _Exec | None = None
+
+        def send(obj: dict) -> None:
+            if not writer.is_closing():
+                writer.write(_encode(obj))
+
+        try:
+            while line := await reader.readline():
+                try:
+                    req = json.loads(line)
+                    if not isinstance(req, dict):
+                        raise ValueError
+                except ValueError:
+                    send({"ok": False, "error": "bad request: expected one JSON object per line"})
+                    continue
+                if running is not None and not running.task.done():
+                    running.frame(req)
+                elif req.get("action") == "exec":
+                    running = self._start_exec(req, send)
+                else:
+                    send(await self._answer(req))
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        except asyncio.CancelledError:
+            # The simulator is stopping. End normally: asyncio's stream server
+            # callback calls task.exception(), which raises for a cancelled task.
+            pass
+        finally:
+            if running is not None:
+                running.task.cancel()
+            writer.close()
+            self._clients.discard(me)
+
+    async def _answer(self, req: dict) -> dict:
+        try:
+            answer = await self.sim.ctl(str(req.get("action", "")), req.get("host"))
+        except SimError as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, **answer}
+
+    def _start_exec(self, req: dict, send: Callable[[dict], None]) -> _Exec | None:
+        host, command = req.get("host"), req.get("command")
+        if not isinstance(host, str) or not isinstance(command, str):
+            send({"ok": False, "error": "exec needs a host and a command"})
+            return None
+        stdin = StreamInput(str(req["stdin"]), eof=True) if "stdin" in req else StreamInput()
+        io = Io(lambda t: send({"stdout": t}), lambda t: send({"stderr": t}), stdin)
+        try:
+            shell = self.sim.spawn_shell(host, command, io)
+        except SimError as exc:
+            send({"ok": False, "error": str(exc)})
+            return None
+        running = _Exec(shell, stdin)
+        shell.add_done_callback(lambda t: send(_exit_frame(t, running.signal)))
+        return running
+
+
+def _exit_frame(task: asyncio.Task, signal: str | None) -> dict:
+    if not task.cancelled():
+        exc = task.exception()
+        if exc is None:
+            return {"exit": task.result()}
+        return {"exit": HOST_DOWN_STATUS, "error": f"simulator error: {exc}"}
+    if signal is not None:
+        return {"exit": 128 + signal_number(signal), "signal": signal}
+    return {"exit": HOST_DOWN_STATUS, "error": "the host went down"}
+
+
+# ---------------------------------------------------------------------------
+# Client
+# ---------------------------------------------------------------------------
+
+
+async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.open_unix_connection(str(path), limit=LINE_LIMIT)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise ControlError(f"no simulator running in {path.parent} (nothing answers on {path})") from None
+    except OSError as exc:
+        raise ControlError(f"cannot reach the simulator at {path}: {exc.strerror}") from None
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> dict:
+    line = await reader.readline()
+    if not line:
+        raise ControlError("the simulator closed the control connection")
+    try:
+        frame = json.loads(line)
+    except ValueError:
+        raise ControlError("the simulator sent something that is not JSON") from None
+    if not isinstance(frame, dict):
+        raise ControlError("the simulator sent something that is not a JSON object")
+    return frame
+
+
+async def request(path: Path, payload: dict) -> dict:
+    """One request, one answer."""
+    reader, writer = await _connect(path)
+    try:
+        writer.write(_encode(payload))
+        await writer.drain()
+        return await _read_frame(reader)
+    finally:
+        writer.close()
+
+
+class RemoteExec:
+    """A command running in a simulated host's shell, driven over the control socket."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def start(cls, path: Path, host: str, command: str, stdin: str | None = None) -> "RemoteExec":
+        reader, writer = await _connect(path)
+        req: dict[str, Any] = {"action": "exec", "host": host, "command": command}
+        if stdin is not None:
+            req["stdin"] = stdin
+        writer.write(_encode(req))
+        return cls(reader, writer)
+
+    def _send(self, frame: dict) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(_encode(frame))
+
+    def send_stdin(self, text: str) -> None:
+        self._send({"stdin": text})
+
+    def send_eof(self) -> None:
+        self._send({"eof": True})
+
+    def send_signal(self, name: str) -> None:
+        self._send({"signal": name})
+
+    async def wait(self, out: Callable[[str], None], err: Callable[[str], None]) -> dict:
+        """Pass output on as it comes; return the final frame (``exit``, maybe ``signal``)."""
+        try:
+            while True:
+                frame = await _read_frame(self._reader)
+                if "stdout" in frame:
+                    out(frame["stdout"])
+                elif "stderr" in frame:
+                    err(frame["stderr"])
+                elif frame.get("ok") is False:
+                    raise ControlError(str(frame.get("error", "request refused")))
+                elif "exit" in frame:
+                    return frame
+        finally:
+            self._writer.close()
+
+
+# ---------------------------------------------------------------------------
+# Presentation
+# ---------------------------------------------------------------------------
+
+_COLUMNS = ("NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY")
+
+
+def format_status(status: dict) -> str:
+    """Ground truth as a table for `poolterm sim ctl status`."""
+    rows = [_COLUMNS]
+    for h in status.get("hosts", []):
+        emergency = "true" if h.get("emergency") else "false"
+        if h.get("emergency_error"):
+            emergency += f" ({h['emergency_error']})"
+        rows.append(
+            (
+                str(h.get("name")),
+                str(h.get("power")),
+                str(h.get("link")),
+                str(h.get("xapi")),
+                h.get("pool_conf") or "-",
+                emergency,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    for m in status.get("masters", []):
+        db = m.get("db_hosts", [])
+        lines.append(f"master {m.get('name')}: pool {m.get('pool_name')!r}, {len(db)} hosts in its database")
+    lines.append(f"simulated time {status.get('time', 0):.1f} s")
+    return "\n".join(lines) + "\n"

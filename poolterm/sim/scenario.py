@@ -1,0 +1,264 @@
+"""Scripted incidents: YAML files of steps run against a live simulator over real SSH.
+
+A scenario file (``poolterm/sim/scenarios/<name>.yaml``)::
+
+    description: what the incident is
+    steps:
+      - ctl: {action: shutdown, host: plot1}
+        fault: true                       # a tag: run_scenario(..., only="fault")
+        note: why this step
+      - wait_until: {host: plot1, field: power, equals: "off", timeout: 30}
+      - run: {host: plot2, command: "timeout 3 xe pool-list", expect_exit: 124}
+      - sleep: 2                          # only where the incident itself waits for time
+
+``run`` steps go over SSH with the simulator's key and known_hosts; their
+``expect_stdout``/``expect_stderr`` are regular expressions searched in the
+output.  ``{{plot3.address}}``, ``{{plot3.uuid}}`` and ``{{plot3.name}}`` in
+commands, expectations and ``equals`` are replaced from ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncssh
+import yaml
+
+from poolterm.sim.world import SimError
+
+if TYPE_CHECKING:
+    from poolterm.sim.runtime import Simulator
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+KINDS = ("ctl", "run", "wait_until", "sleep")
+STEP_KEYS = {*KINDS, "note", "fault", "tags"}
+FIELDS = {
+    "ctl": ({"action", "host"}, {"action"}),
+    "run": (
+        {"host", "command", "stdin", "expect_exit", "expect_stdout", "expect_stderr", "timeout"},
+        {"host", "command"},
+    ),
+    "wait_until": ({"host", "field", "equals", "timeout"}, {"host", "field", "equals"}),
+}
+DEFAULT_WAIT = 60.0
+DEFAULT_RUN_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
+_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.(address|uuid|name)\s*\}\}")
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be run as written: names the file and the step."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    steps: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    index: int  # position in the file, from 1
+    kind: str
+    ok: bool
+    detail: str  # what was done and checked, or what went wrong
+    note: str = ""
+    exit_status: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    path = Path(path_or_name)
+    if not path.suffix and not path.exists():
+        path = SCENARIO_DIR / f"{path_or_name}.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        known = ", ".join(scenario_names())
+        raise ScenarioError(f"no scenario {str(path_or_name)!r} (shipped: {known})") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        raise ScenarioError(f"{path}: expected a mapping with a list of steps")
+    for i, step in enumerate(doc["steps"], 1):
+        _check_step(path, i, step)
+    return Scenario(path.stem, path, str(doc.get("description", "")).strip(), tuple(doc["steps"]))
+
+
+def _check_step(path: Path, index: int, step: Any) -> None:
+    where = f"{path}: step {index}"
+    if not isinstance(step, dict):
+        raise ScenarioError(f"{where}: expected a mapping")
+    kinds = [k for k in KINDS if k in step]
+    if len(kinds) != 1:
+        raise ScenarioError(f"{where}: needs exactly one of {', '.join(KINDS)}")
+    unknown = set(step) - STEP_KEYS
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    kind = kinds[0]
+    body = step[kind]
+    if kind == "sleep":
+        if not isinstance(body, (int, float)) or body < 0:
+            raise ScenarioError(f"{where}: sleep takes a number of seconds")
+        return
+    allowed, required = FIELDS[kind]
+    if not isinstance(body, dict):
+        raise ScenarioError(f"{where}: {kind} takes a mapping")
+    if set(body) - allowed:
+        raise ScenarioError(f"{where}: {kind} has unknown field {sorted(set(body) - allowed)[0]!r}")
+    if required - set(body):
+        raise ScenarioError(f"{where}: {kind} needs {sorted(required - set(body))[0]!r}")
+
+
+def _selected(step: dict, only: str | Callable[[dict], bool] | None) -> bool:
+    if only is None:
+        return True
+    if callable(only):
+        return bool(only(step))
+    return step.get(only) is True or only in (step.get("tags") or [])
+
+
+async def run_scenario(
+    sim: "Simulator",
+    path_or_name: str | Path,
+    *,
+    only: str | Callable[[dict], bool] | None = None,
+) -> list[StepResult]:
+    """Run a scenario's steps in order (or only those tagged `only`); stop at the first failure.
+
+    The last result is the failing one when any failed.
+    """
+    scenario = load_scenario(path_or_name)
+    runner = _Runner(sim)
+    results: list[StepResult] = []
+    for index, step in enumerate(scenario.steps, 1):
+        if not _selected(step, only):
+            continue
+        result = await runner.step(index, step)
+        results.append(result)
+        if not result.ok:
+            break
+    return results
+
+
+class _Runner:
+    def __init__(self, sim: "Simulator"):
+        self.sim = sim
+        self.loop = asyncio.get_running_loop()
+        self._key = asyncssh.read_private_key(sim.client_key)
+        self._known_hosts = asyncssh.read_known_hosts(str(sim.known_hosts))
+
+    async def step(self, index: int, step: dict) -> StepResult:
+        kind = next(k for k in KINDS if k in step)
+        started = self.loop.time()
+        try:
+            fields = await getattr(self, f"_{kind}")(step[kind])
+        except (SimError, ScenarioError) as exc:
+            fields = {"ok": False, "detail": str(exc)}
+        return StepResult(
+            index=index, kind=kind, note=str(step.get("note", "")), seconds=self.loop.time() - started, **fields
+        )
+
+    # templates
+
+    def expand(self, text: Any, *, regex: bool = False) -> str:
+        status = self.sim.status()
+        hosts = {h["name"]: h for h in status["hosts"]}
+
+        def value(m: re.Match[str]) -> str:
+            host = hosts.get(m.group(1))
+            if host is None:
+                raise ScenarioError(f"no host {m.group(1)!r} in {m.group(0)}")
+            found = str(host[m.group(2)])
+            return re.escape(found) if regex else found
+
+        return _TEMPLATE.sub(value, str(text))
+
+    # step kinds
+
+    async def _sleep(self, seconds: float) -> dict:
+        await asyncio.sleep(seconds)
+        return {"ok": True, "detail": f"slept {seconds} s"}
+
+    async def _ctl(self, body: dict) -> dict:
+        host = self.expand(body["host"]) if body.get("host") else None
+        await self.sim.ctl(str(body["action"]), host)
+        return {"ok": True, "detail": f"ctl {body['action']} {host or ''}".rstrip()}
+
+    async def _wait_until(self, body: dict) -> dict:
+        host, field = self.expand(body["host"]), str(body["field"])
+        want = body["equals"]
+        if isinstance(want, str):
+            want = self.expand(want)
+        timeout = float(body.get("timeout", DEFAULT_WAIT))
+
+        def current(status: dict) -> Any:
+            for h in status["hosts"]:
+                if h["name"] == host:
+                    if field not in h:
+                        raise ScenarioError(f"ground truth has no field {field!r}")
+                    return h[field]
+            raise ScenarioError(f"no host {host!r}")
+
+        try:
+            await self.sim.wait_until(lambda s: current(s) == want, timeout)
+        except TimeoutError:
+            seen = current(self.sim.status())
+            return {"ok": False, "detail": f"{host}.{field} is {seen!r}, not {want!r}, after {timeout} s"}
+        return {"ok": True, "detail": f"{host}.{field} == {want!r}"}
+
+    async def _run(self, body: dict) -> dict:
+        host = self.expand(body["host"])
+        command = self.expand(body["command"])
+        stdin = self.expand(body["stdin"]) if "stdin" in body else None
+        timeout = float(body.get("timeout", DEFAULT_RUN_TIMEOUT))
+        try:
+            async with asyncssh.connect(
+                self.sim.address_of(host),
+                self.sim.port_of(host),
+                username="root",
+                client_keys=[self._key],
+                known_hosts=self._known_hosts,
+                config=None,
+                agent_path=None,
+                connect_timeout=CONNECT_TIMEOUT,
+            ) as conn:
+                done = await conn.run(command, input=stdin, check=False, timeout=timeout)
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+            return {"ok": False, "detail": f"{host}: {command}: SSH failed: {exc or type(exc).__name__}"}
+        status = done.returncode
+        out = _text(done.stdout)
+        err = _text(done.stderr)
+        problems = self._check_output(body, status, out, err)
+        detail = f"{host}: {command} -> exit {status}"
+        if problems:
+            detail += "; " + "; ".join(problems)
+        return {"ok": not problems, "detail": detail, "exit_status": status, "stdout": out, "stderr": err}
+
+    def _check_output(self, body: dict, status: int | None, out: str, err: str) -> list[str]:
+        problems = []
+        if "expect_exit" in body and status != body["expect_exit"]:
+            problems.append(f"expected exit {body['expect_exit']}")
+        for key, text in (("expect_stdout", out), ("expect_stderr", err)):
+            if key in body and not re.search(self.expand(body[key], regex=True), text, re.MULTILINE):
+                problems.append(f"{key.removeprefix('expect_')} does not match {body[key]!r}: {text!r}")
+        return problems
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data

@@ -1,0 +1,491 @@
+"""The simulated pool as a pure state machine: hosts, their links, their xapis and
+pool databases, advanced by explicit time. No I/O, no clock: ``now`` is always passed in.
+
+The runtime (SSH servers, shell, control socket) drives it through the public methods
+below, which are its whole contract. Every public method that takes ``now`` first runs
+the timers due by then, so callers never see a stale world.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid as uuidlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from poolterm.sim import xe as xe_cli
+from poolterm.sim.host import (
+    BOOTING,
+    HUNG,
+    MASTER,
+    OFF,
+    ON,
+    RUNNING,
+    SHUTTING_DOWN,
+    STARTING,
+    STOPPED,
+    SimHost,
+    parse_pool_conf,
+    role_master_address,
+)
+from poolterm.sim.outcomes import SimError, XeAsk, XeDone, XeHang
+from poolterm.sim.pooldb import HostRecord, PoolDB
+from poolterm.sim.timers import Timer, TimerQueue
+from poolterm.sim.xapi import Xapi
+
+__all__ = ["World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses"]
+
+POOL_CONF = "/etc/xensource/pool.conf"
+INVENTORY = "/etc/xensource-inventory"
+PTOKEN = "/etc/xensource/ptoken"
+INIT_COOKIE = "/var/run/xapi_init_complete.cookie"
+STARTUP_COOKIE = "/var/run/xapi_startup.cookie"
+XHAD_CONF = "/etc/xensource/xhad.conf"
+XAPI_LOG = "/var/log/xensource.log"
+TOOLSTACK_BANNER = "Executing xe-toolstack-restart\n"
+
+# Log timestamps count from here (the log needs a calendar; the world has none).
+LOG_EPOCH = datetime(2024, 10, 16, 18, 0, 0)
+
+XHAD_CONF_TEXT = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<xhad-config version="1.0">\n'
+    "  <common-config>\n"
+    "    <GenerationUUID>{pool}</GenerationUUID>\n"
+    "    <UDPport>694</UDPport>\n"
+    "  </common-config>\n"
+    "  <local-config>\n"
+    "    <localhost>\n"
+    "      <HostID>{host}</HostID>\n"
+    "    </localhost>\n"
+    "  </local-config>\n"
+    "</xhad-config>\n"
+)
+
+INVENTORY_TEXT = (
+    "PRODUCT_BRAND='XCP-ng'\n"
+    "PRODUCT_NAME='xenenterprise'\n"
+    "PRODUCT_VERSION='8.3.0'\n"
+    "PRODUCT_VERSION_TEXT='8.3'\n"
+    "PRODUCT_VERSION_TEXT_SHORT='8.3'\n"
+    "PLATFORM_NAME='XCP'\n"
+    "PLATFORM_VERSION='3.4.0'\n"
+    "BUILD_NUMBER='cloud'\n"
+    "KERNEL_VERSION='4.19.0+1'\n"
+    "XEN_VERSION='4.17.5-3'\n"
+    "INSTALLATION_DATE='2024-10-15 09:12:40.532106'\n"
+    "PRIMARY_DISK='/dev/disk/by-id/scsi-3600508b1001c{disk}'\n"
+    "BACKUP_PARTITION='/dev/disk/by-id/scsi-3600508b1001c{disk}-part2'\n"
+    "INSTALLATION_UUID='{host}'\n"
+    "CONTROL_DOMAIN_UUID='{dom0}'\n"
+    "DOM0_MEM='4304'\n"
+    "DOM0_VCPUS='16'\n"
+    "MANAGEMENT_INTERFACE='xenbr0'\n"
+    "MANAGEMENT_ADDRESS_TYPE='IPv4'\n"
+)
+
+
+@dataclass(frozen=True)
+class SimParams:
+    fuse: float = 10.0  # xapi's fuse_time: a role change restarts xapi this long after the command
+    boot: float = 5.0  # power-on -> sshd up and xapi process starting
+    xapi_start: float = 2.0  # xapi process start -> role decided (master up / slave hello attempted)
+    shutdown: float = 1.0  # host-shutdown / ctl shutdown: command -> powered off
+    emergency_retry: float = 5.0  # slave in emergency start-up: retry Pool.hello after a temporary error
+    permanent_retry: float = 60.0  # ... after a permanent error (HOST_UNKNOWN_TO_MASTER)
+    dead_after: float = 600.0  # master marks host-metrics-live=false after this long without a heartbeat
+
+
+def default_addresses(n: int) -> list[str]:
+    """``n`` distinct loopback management addresses: 127.77.0.11, 127.77.0.12, ...
+    (last octets 0 and 255 are skipped, so every address looks like a host's)."""
+    out: list[str] = []
+    k = 11
+    while len(out) < n:
+        third, fourth = divmod(k, 256)
+        if 0 < fourth < 255:
+            out.append(f"127.77.{third}.{fourth}")
+        k += 1
+    return out
+
+
+class World:
+    def __init__(
+        self,
+        n_hosts: int,
+        *,
+        params: SimParams = SimParams(),
+        pool_name: str = "lab",
+        addresses: list[str] | None = None,
+        seed: int = 0,
+        now: float = 0.0,
+    ):
+        if n_hosts < 1:
+            raise SimError("a pool needs at least one host")
+        addresses = list(addresses) if addresses is not None else default_addresses(n_hosts)
+        if len(addresses) != n_hosts:
+            raise SimError(f"{n_hosts} hosts need {n_hosts} addresses, got {len(addresses)}")
+        if len(set(addresses)) != n_hosts:
+            raise SimError("host addresses must be distinct")
+        self.params = params
+        self.version = 0
+        self.now = now
+        self.names = [f"plot{i}" for i in range(1, n_hosts + 1)]
+        self._timers = TimerQueue()
+        self._hosts: dict[str, SimHost] = {}
+        self._by_address: dict[str, SimHost] = {}
+        self._by_uuid: dict[str, SimHost] = {}
+        self._build(addresses, pool_name, random.Random(seed), now)
+        self.xapi = Xapi(self)
+
+    def _build(self, addresses: list[str], pool_name: str, rng: random.Random, now: float) -> None:
+        def new_uuid() -> str:
+            return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+
+        pool_uuid, sr_uuid, ptoken = new_uuid(), new_uuid(), new_uuid()
+        records = []
+        for name, address in zip(self.names, addresses):
+            records.append(HostRecord(new_uuid(), name, address, dom0_uuid=new_uuid(), local_sr_uuid=new_uuid()))
+        db = PoolDB(pool_uuid, pool_name, records[0].uuid, sr_uuid, hosts={r.uuid: r for r in records})
+        db.last_seen = {r.uuid: now for r in records}
+        backup = db.snapshot()
+        for i, rec in enumerate(records):
+            master = i == 0
+            conf = MASTER if master else f"slave:{records[0].address}"
+            host = SimHost(
+                name=rec.name_label,
+                uuid=rec.uuid,
+                address=rec.address,
+                dom0_uuid=rec.dom0_uuid,
+                local_sr_uuid=rec.local_sr_uuid,
+                ptoken=ptoken,
+                inventory=INVENTORY_TEXT.format(host=rec.uuid, dom0=rec.dom0_uuid, disk=rec.uuid[:8]),
+                pool_conf=conf,
+                db=db if master else backup,
+                role=conf,
+                init_complete=True,
+                startup_cookie=True,
+            )
+            self._hosts[host.name] = host
+            self._by_address[host.address] = host
+            self._by_uuid[host.uuid] = host
+
+    # ------------------------------------------------------------------
+    # lookups
+    # ------------------------------------------------------------------
+
+    def host(self, name: str) -> SimHost:
+        try:
+            return self._hosts[name]
+        except KeyError:
+            raise SimError(f"no host named {name!r} (hosts are {self.names[0]}..{self.names[-1]})") from None
+
+    def by_address(self, address: str) -> str | None:
+        host = self._by_address.get(address)
+        return host.name if host else None
+
+    def host_at(self, address: str) -> SimHost | None:
+        return self._by_address.get(address)
+
+    def host_by_uuid(self, uuid: str) -> SimHost | None:
+        return self._by_uuid.get(uuid)
+
+    def resolve(self, name_or_address: str) -> str | None:
+        """gethostbyname as the hosts see it: an address, or a host name the pool's DNS knows."""
+        if name_or_address in self._by_address:
+            return name_or_address
+        host = self._hosts.get(name_or_address)
+        if host is not None:
+            return host.address
+        parts = name_or_address.split(".")
+        if len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts):
+            return name_or_address
+        return None
+
+    def hosts(self) -> list[SimHost]:
+        return [self._hosts[n] for n in self.names]
+
+    # ------------------------------------------------------------------
+    # time
+    # ------------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Run every timer due at or before ``now``, in order, each at its own due time."""
+        while True:
+            timer = self._timers.pop_due(now)
+            if timer is None:
+                break
+            if self._timer_valid(timer):
+                self.now = max(self.now, timer.due)
+                self._fire(timer)
+        self.now = max(self.now, now)
+
+    def next_due(self) -> float | None:
+        return self._timers.next_due(self._timer_valid)
+
+    def schedule(self, due: float, host: SimHost, kind: str) -> None:
+        token = host.power_seq if kind in _POWER_TIMERS else host.xapi_epoch
+        self._timers.schedule(due, host.name, kind, token)
+
+    def _timer_valid(self, timer: Timer) -> bool:
+        host = self._hosts[timer.host]
+        current = host.power_seq if timer.kind in _POWER_TIMERS else host.xapi_epoch
+        return timer.token == current
+
+    def _fire(self, timer: Timer) -> None:
+        host = self._hosts[timer.host]
+        now = timer.due
+        if timer.kind == "booted":
+            self._set_power(host, ON, now)
+            self.xapi.start(host, now)
+        elif timer.kind == "powered-off":
+            self._set_power(host, OFF, now)
+            host.off_kind = "graceful"
+        elif timer.kind == "reboot-off":
+            self._set_power(host, OFF, now)
+            host.off_kind = "graceful"
+            self._power_on(host, now)
+        else:
+            self.xapi.on_timer(host, timer.kind, now)
+
+    def changed(self) -> None:
+        self.version += 1
+
+    # ------------------------------------------------------------------
+    # faults (poolterm sim ctl)
+    # ------------------------------------------------------------------
+
+    def shutdown(self, name: str, now: float) -> None:
+        """Graceful power-off: the OS stops xapi, then the host powers off."""
+        host = self._ctl_host(name, now)
+        if host.power not in (ON, BOOTING):
+            raise SimError(f"{name} is {host.power}; only a running or booting host can be shut down")
+        self.begin_shutdown(host, now, reboot=False)
+
+    def crash(self, name: str, now: float) -> None:
+        """Power loss: everything stops at once, nobody is told."""
+        host = self._ctl_host(name, now)
+        if host.power == OFF:
+            raise SimError(f"{name} is already powered off")
+        self.xapi.stop(host, now)
+        self._set_power(host, OFF, now)
+        host.off_kind = "crash"
+        self.log(host, now, "warn", "power lost")
+
+    def poweron(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.power != OFF:
+            raise SimError(f"{name} is {host.power}; only a powered-off host can be powered on")
+        self._power_on(host, now)
+
+    def cable_out(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.link == "down":
+            raise SimError(f"{name}'s cable is already out")
+        self.xapi.settle(host, now)
+        host.link = "down"
+        self.changed()
+
+    def cable_in(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.link == "up":
+            raise SimError(f"{name}'s cable is already in")
+        self.xapi.settle(host, now)
+        host.link = "up"
+        self.changed()
+
+    def hang_xapi(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.xapi != RUNNING:
+            raise SimError(f"{name}'s xapi is {host.xapi}; only a running xapi can hang")
+        self.xapi.settle(host, now)
+        host.xapi = HUNG
+        self.changed()
+
+    def unhang_xapi(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.xapi != HUNG:
+            raise SimError(f"{name}'s xapi is {host.xapi}, not hung")
+        host.xapi = RUNNING
+        self.xapi.on_unhang(host, now)
+        self.changed()
+
+    def _ctl_host(self, name: str, now: float) -> SimHost:
+        host = self.host(name)
+        self.advance(now)
+        return host
+
+    # -- power transitions (also used by host-shutdown / host-reboot) --------
+
+    def begin_shutdown(self, host: SimHost, now: float, *, reboot: bool) -> None:
+        self.xapi.stop(host, now)
+        self._set_power(host, SHUTTING_DOWN, now)
+        self.schedule(now + self.params.shutdown, host, "reboot-off" if reboot else "powered-off")
+
+    def _power_on(self, host: SimHost, now: float) -> None:
+        host.boot_epoch += 1
+        self._set_power(host, BOOTING, now)
+        self.schedule(now + self.params.boot, host, "booted")
+
+    def _set_power(self, host: SimHost, power: str, now: float) -> None:
+        self.xapi.settle(host, now)
+        host.power = power
+        host.power_seq += 1
+        self.changed()
+
+    # ------------------------------------------------------------------
+    # the network
+    # ------------------------------------------------------------------
+
+    def reachable(self, a: SimHost, b: SimHost) -> bool:
+        """Can a's dom0 open a connection to b's (both powered on, both cables in)?"""
+        return a is b or (a.net_up and b.net_up)
+
+    def net_face(self, name: str) -> tuple[str, int]:
+        host = self.host(name)
+        if host.link == "down" or (host.power == OFF and host.off_kind == "crash"):
+            face = "blackhole"
+        elif host.power == ON:
+            face = "up"
+        else:
+            face = "refuse"
+        return face, host.boot_epoch
+
+    def xapi_port(self, src_name: str, address: str, now: float) -> str:
+        """What ``curl https://<address>/`` run on src sees."""
+        src = self.host(src_name)
+        self.advance(now)
+        resolved = self.resolve(address)
+        target = self.host_at(resolved) if resolved else None
+        if target is None or (target is not src and not src.net_up):
+            return "timeout"
+        face = self.net_face(target.name)[0] if target is not src else "up"
+        if face == "blackhole":
+            return "timeout"
+        if face == "refuse" or target.xapi in (STOPPED, STARTING):
+            return "refused"
+        return "ok" if target.xapi == RUNNING else "timeout"
+
+    # ------------------------------------------------------------------
+    # what commands on a host see
+    # ------------------------------------------------------------------
+
+    def xapi_epoch(self, name: str) -> int:
+        return self.host(name).xapi_epoch
+
+    def systemctl_xapi(self, name: str) -> str:
+        state = self.host(name).xapi
+        if state in (RUNNING, HUNG):
+            return "active"
+        return "activating" if state == STARTING else "inactive"
+
+    def read_file(self, name: str, path: str) -> str | None:
+        host = self.host(name)
+        if path == POOL_CONF:
+            return host.pool_conf
+        if path == INVENTORY:
+            return host.inventory
+        if path == PTOKEN:
+            return host.ptoken
+        if path == INIT_COOKIE:
+            return "" if host.init_complete else None
+        if path == STARTUP_COOKIE:
+            return "" if host.startup_cookie else None
+        if path == XHAD_CONF:
+            return XHAD_CONF_TEXT.format(pool=host.db.pool_uuid, host=host.uuid) if host.ha_armed else None
+        if path == XAPI_LOG:
+            return "".join(line + "\n" for line in host.log)
+        return None
+
+    def write_file(self, name: str, path: str, content: str) -> None:
+        """A shell writing pool.conf by hand (``echo master > pool.conf``): xapi only sees it at its next start."""
+        host = self.host(name)
+        if path != POOL_CONF:
+            raise SimError(f"{path} cannot be written on a simulated host")
+        host.pool_conf = content
+        self.changed()
+
+    def xe(self, name: str, argv: list[str], now: float, *, reply: str | None = None) -> XeDone | XeHang | XeAsk:
+        host = self.host(name)
+        self.advance(now)
+        return xe_cli.run(self, host, list(argv), now, reply)
+
+    def toolstack_restart(self, name: str, now: float) -> XeDone:
+        """``xe-toolstack-restart`` (xen-api scripts/xe-toolstack-restart): restart xapi,
+        which re-reads pool.conf."""
+        host = self.host(name)
+        self.advance(now)
+        if host.power != ON:
+            # systemd refuses to start services while the host is going down (set -e stops the script)
+            return XeDone(TOOLSTACK_BANNER, "Failed to start xapi.service: Transaction is destructive.\n", 1)
+        self.xapi.start(host, now)
+        return XeDone(TOOLSTACK_BANNER + "done.\n", "", 0)
+
+    # ------------------------------------------------------------------
+    # logs
+    # ------------------------------------------------------------------
+
+    def log(self, host: SimHost, now: float, level: str, message: str) -> None:
+        """Append a line to the host's /var/log/xensource.log (bounded)."""
+        stamp = (LOG_EPOCH + timedelta(seconds=now)).strftime("%b %d %H:%M:%S")
+        host.log.append(f"{stamp} {host.name} xapi: [{level:>5}||0 ||xapi] {message}")
+
+    # ------------------------------------------------------------------
+    # ground truth
+    # ------------------------------------------------------------------
+
+    def status(self, now: float) -> dict:
+        self.advance(now)
+        hosts = [self._host_status(h) for h in self.hosts()]
+        masters = [self._master_status(h, now) for h in self.hosts() if h.is_master]
+        return {"time": now, "hosts": hosts, "masters": masters}
+
+    def _host_status(self, h: SimHost) -> dict:
+        role = None if h.role is None else h.role.split(":", 1)[0]
+        error = h.emergency_error[0] if h.emergency_error else None
+        return {
+            "name": h.name,
+            "uuid": h.uuid,
+            "address": h.address,
+            "power": h.power,
+            "link": h.link,
+            "xapi": h.xapi,
+            "pool_conf": h.pool_conf,
+            "role": role if h.xapi_alive else None,
+            "master_address": h.believed_master if h.xapi_alive else None,
+            "emergency": h.emergency,
+            "emergency_error": error,
+            "enabled": self._enabled(h),
+            "ptoken_sha256": hashlib.sha256(h.ptoken.encode()).hexdigest(),
+        }
+
+    def _enabled(self, h: SimHost) -> bool:
+        """The host's enabled flag in the database of the master it belongs to, when that
+        master runs; otherwise in the host's own copy."""
+        role = h.role if h.role is not None else parse_pool_conf(h.pool_conf)
+        master = h if role == MASTER else self.host_at(role_master_address(role) or "")
+        db = master.db if master is not None and master.is_master else h.db
+        rec = db.record(h.uuid)
+        return rec.enabled if rec is not None else True
+
+    def _master_status(self, m: SimHost, now: float) -> dict:
+        db = m.db
+        return {
+            "name": m.name,
+            "pool_uuid": db.pool_uuid,
+            "pool_name": db.name_label,
+            "db_hosts": [
+                {
+                    "uuid": rec.uuid,
+                    "name": rec.name_label,
+                    "address": rec.address,
+                    "enabled": rec.enabled,
+                    "live": self.xapi.live(m, rec.uuid, now),
+                }
+                for rec in db.hosts.values()
+            ],
+        }
+
+
+_POWER_TIMERS = frozenset({"booted", "powered-off", "reboot-off"})
