@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 from pathlib import Path
 
@@ -75,11 +76,13 @@ async def poolterm_trials(directory: Path, trials: int) -> dict[str, list[float]
                                timeout=inventory.probe.timeout, publish=verdicts.publish)
     verdicts.watcher.start()
     results: dict[str, list[float]] = {fault: [] for fault in FAULTS}
+    phases = random.Random(7)
     try:
         await verdicts.wait_for(Verdict.HEALTHY, 60)
         for fault, undo in FAULTS.items():
             for _ in range(trials):
-                await asyncio.sleep(0.7)  # land the fault at a different phase of the probe cycle each time
+                # land the fault at a different phase of the probe cycle each time
+                await asyncio.sleep(phases.uniform(0, inventory.probe.interval))
                 start = asyncio.get_running_loop().time()
                 await request(directory / "control.sock", {"action": fault, "host": "plot1"})
                 seen = await verdicts.wait_for(Verdict.MASTER_LOST, 30)
