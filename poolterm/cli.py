@@ -23,7 +23,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from poolterm import check
+    from poolterm import check, console, demo
     from poolterm.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"poolterm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    console.register(sub, parser)
     check.register(sub)
+    demo.register(sub)
     sim_cli.register(sub)
     return parser
 

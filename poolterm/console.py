@@ -1,0 +1,92 @@
+"""`poolterm` (no sub-command) and `poolterm console`: open the incident console.
+
+Textual is imported only inside :func:`run`, after the environment is set:
+low-bandwidth mode works through Textual's own settings (frame rate,
+animations), which Textual reads once, when it is first imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from poolterm.check import add_inventory_option, load_pools
+from poolterm.settings import Settings, SettingsError, load_settings
+
+#: Frames per second in low-bandwidth mode: a tenth of the default 60 bytes-per-change.
+LOW_BANDWIDTH_FPS = "10"
+
+
+def register(sub, parser: argparse.ArgumentParser | None = None) -> None:
+    """Add `poolterm console`; with ``parser``, also make the console what bare `poolterm` runs."""
+    console = sub.add_parser(
+        "console",
+        help="open the incident console (also what `poolterm` alone does)",
+        description="Open the full-screen incident console on every host of the inventory.",
+    )
+    add_inventory_option(console)
+    add_console_options(console)
+    console.set_defaults(func=run)
+    if parser is not None:
+        add_inventory_option(parser)
+        add_console_options(parser)
+        parser.set_defaults(func=run)
+
+
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--theme", metavar="NAME",
+                        help="colour theme: poolterm-dark (default), poolterm-light, poolterm-high-contrast, "
+                             "poolterm-colorblind, poolterm-ansi, or one of your own")
+    parser.add_argument("--read-only", action="store_true",
+                        help="queries only: every action that could change a pool is disabled")
+    parser.add_argument("--ascii", action="store_true", help="ASCII glyphs only (terminals without Unicode)")
+    parser.add_argument("--low-bandwidth", action="store_true",
+                        help="fewer frames per second and no animation, for slow SSH links")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = console_settings()
+    inventory, _pools = load_pools(args)
+    require_terminal()
+    prepare_environment(settings, args.low_bandwidth)
+    from poolterm.ui.app import PoolApp
+
+    app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
+                  ascii_only=True if args.ascii else None, own_process=True)
+    return exit_status(app, app.run())
+
+
+def console_settings() -> Settings:
+    from poolterm.cli import UsageError
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def require_terminal() -> None:
+    from poolterm.cli import UsageError
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the console needs a terminal (stdin and stdout are not one); "
+                         "for a one-shot diagnosis use `poolterm check`")
+
+
+def prepare_environment(settings: Settings, low_bandwidth: bool) -> None:
+    """Set what Textual reads at import time, and keep library logging off the screen."""
+    if low_bandwidth or settings.low_bandwidth:
+        os.environ.setdefault("TEXTUAL_FPS", LOW_BANDWIDTH_FPS)
+        os.environ["TEXTUAL_ANIMATIONS"] = "none"
+        os.environ["TEXTUAL_SMOOTH_SCROLL"] = "0"
+    # The console owns the terminal: a library warning printed to stderr would tear the screen.
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def exit_status(app, result) -> int:
+    """The app's result (0, or 128 + SIGHUP when the terminal went away), or its error status."""
+    if app.return_code:
+        return app.return_code
+    return int(result or 0)

@@ -1,0 +1,86 @@
+"""`poolterm demo`: a simulated pool and the console on it, in one process.
+
+The simulator runs on the console's own event loop and is reached over real
+SSH on loopback, exactly like a real pool. Its control socket stays open, so
+a trainer can break things from another terminal while a trainee watches:
+``poolterm sim ctl --dir DIR crash plot1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+from poolterm.console import add_console_options, console_settings, exit_status, prepare_environment, require_terminal
+
+MAX_HOSTS = 1000
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="simulate a pool (plot1..plot8) and open the console on it",
+        description="Start a simulated pool on loopback SSH and open the incident console on it. "
+                    "Faults can be injected from the console (i, or the command palette) or from another "
+                    "terminal with `poolterm sim ctl --dir DIR ACTION HOST`.",
+    )
+    parser.add_argument("--hosts", type=int, default=8, metavar="N", help="number of hosts (default 8)")
+    parser.add_argument("--dir", metavar="DIR",
+                        help="the simulator's directory (hosts.yaml, keys, control socket); "
+                             "default: a temporary one, removed on exit")
+    parser.add_argument("--fuse", type=float, default=10.0, metavar="SECONDS",
+                        help="xapi's delay before a role change restarts it (default 10, as on real hosts)")
+    add_console_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poolterm.cli import UsageError
+
+    if not 1 <= args.hosts <= MAX_HOSTS:
+        raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
+    if not args.fuse > 0:
+        raise UsageError(f"--fuse must be a positive number of seconds, not {args.fuse:g}")
+    settings = console_settings()
+    require_terminal()
+    temporary = args.dir is None
+    directory = Path(tempfile.mkdtemp(prefix="poolterm-demo-")) if temporary else Path(args.dir).expanduser()
+    print(f"poolterm demo: {args.hosts} simulated hosts, simulator directory {directory}")
+    print(f"  break things from another terminal: poolterm sim ctl --dir {directory} crash plot1")
+    prepare_environment(settings, args.low_bandwidth)
+    try:
+        status = asyncio.run(_demo(args, directory, settings))
+    finally:
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+    _say(f"poolterm demo: simulator stopped ({directory}{' removed' if temporary else ''})")
+    return status
+
+
+def _say(text: str) -> None:
+    """Print unless the terminal is gone (the SSH session dropped: that is how we got here)."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
+
+
+async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
+    from poolterm.cli import UsageError
+    from poolterm.config import ConfigError, load_inventory
+    from poolterm.sim.runtime import Simulator, SimulatorError
+    from poolterm.ui.app import PoolApp
+
+    try:
+        async with Simulator(args.hosts, directory, fuse=args.fuse) as sim:
+            inventory = load_inventory(sim.hosts_yaml)
+            app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
+                          ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
+                          own_process=True)
+            result = await app.run_async()
+            return exit_status(app, result)
+    except (SimulatorError, ConfigError) as exc:
+        raise UsageError(str(exc)) from None

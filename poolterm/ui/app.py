@@ -1,0 +1,809 @@
+"""The incident console: verdict banner, host grid, command log, and the keys to drive them.
+
+Flow: the source (live SSH probes, or a fixed diagnosis) publishes
+observations; each batch becomes one :class:`Observed` message; the diagnosis
+is recomputed at most :data:`RECOMPUTE_PERIOD` apart and pushed to the banner,
+the grid and the host panels. Commands typed by the operator run as workers
+on the same loop, stream into the log pane, and can be cancelled. Every
+decision about what may run is taken in :meth:`PoolApp.check_action`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widgets import Footer, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from poolterm.model import Diagnosis, Verdict
+from poolterm.settings import Settings, default_save_dir, user_themes_dir
+from poolterm.ssh import HostUnavailable, RunResult
+from poolterm.ui.banner import Badges, VerdictBanner
+from poolterm.ui.detail import HostDetailScreen, HostPanel
+from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt
+from poolterm.ui.grid import HostGrid
+from poolterm.ui.help import HelpScreen
+from poolterm.ui.logpane import LogPane
+from poolterm.ui.messages import (
+    CommandFinished,
+    CommandRefused,
+    CommandStarted,
+    DiagnosisUpdated,
+    FaultInjected,
+    Observed,
+    Saved,
+    VerdictChanged,
+)
+from poolterm.ui.palette import PoolCommands
+from poolterm.ui.queries import (
+    COMMAND_TIMEOUT,
+    DEADLINE_SLACK,
+    PromptError,
+    curated_queries,
+    parse_prompt,
+    refusal,
+)
+from poolterm.ui.source import LiveSource, StaticSource
+from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poolterm_defaults
+
+#: Seconds between two diagnoses at most: fast enough to feel live, cheap at 1000 hosts.
+RECOMPUTE_PERIOD = 0.2
+#: Inventories bigger than this are probed from a thread of their own (see source.py).
+PROBE_THREAD_ABOVE = 64
+#: A diagnosis waits at least this many times the last one's duration after it.
+COST_FACTOR = 4
+#: Collector thresholds once the console runs (Python's defaults: 700, 10, 10): young
+#: collections rarer, full ones (a walk of the whole heap) ten times rarer.
+GC_THRESHOLDS = (10_000, 10, 100)
+#: Seconds a thread may hold the GIL before it is asked to hand it over (default 0.005).
+SWITCH_INTERVAL = 0.001
+#: Seconds between log pane flushes. Each flush costs Textual a layout pass (the Log
+#: widget's virtual size is a layout reactive), so 5 a second keeps keys responsive
+#: while output streams; a person reads no faster.
+LOG_FLUSH = 0.2
+#: Seconds the side panel waits after the cursor stops before it shows the new host.
+PANEL_DELAY = 0.12
+#: Seconds between checks that the terminal is still there (an SSH session can vanish).
+TTY_POLL = 1.0
+#: Exit status after the terminal went away (128 + SIGHUP, as a shell would report it).
+HANGUP_STATUS = 128 + signal.SIGHUP
+#: Simulator controls offered in demo mode (the simulator's own action names).
+FAULTS = (
+    ("crash", "crash: power loss, no notice"),
+    ("shutdown", "shutdown: graceful power off"),
+    ("poweron", "poweron: boot the host"),
+    ("cable-out", "cable-out: link black-holed, host keeps running"),
+    ("cable-in", "cable-in: plug the link back"),
+    ("hang-xapi", "hang-xapi: xapi stops answering"),
+    ("unhang-xapi", "unhang-xapi: xapi answers again"),
+)
+#: Actions on the main screen's grid and log: hidden while another screen is on top.
+MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "detail", "log_only_host", "log_search"})
+#: Why an action is greyed out; check_action decides, this explains.
+UNAVAILABLE = {
+    "inject_fault": "fault injection exists only in `poolterm demo`",
+    "cancel_command": "no command is running",
+    "clear_filter": "no filter is set",
+    "refresh": "probing is paused (p) or this is a static view",
+    "query_menu": "no host selected, or no connections in this view",
+    "xe_prompt": "no host selected, or no connections in this view",
+    "detail": "no host selected",
+    "recommended": "no playbook is recommended for the current verdict",
+    "log_only_host": "no host selected",
+}
+
+
+class PoolApp(App[int]):
+    """The poolterm console for the pools of one inventory."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "poolterm"
+    COMMANDS = App.COMMANDS | {PoolCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (150, "-very-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    BINDINGS = [
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", priority=True, show=False),
+        Binding("colon", "command_palette", "Palette", id="palette-colon", show=False),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("d", "detail", "Detail", id="detail", show=False,
+                tooltip="everything about the selected host (also enter)"),
+        Binding("c", "query_menu", "Query", id="query", tooltip="curated read-only queries on the selected host"),
+        Binding("e", "xe_prompt", "xe", id="xe-prompt", tooltip="type an xe command for the selected host"),
+        Binding("x", "cancel_command", "Cancel", id="cancel-command", tooltip="stop the running command"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="stop probing and freeze the display"),
+        Binding("r", "refresh", "Probe", id="refresh", tooltip="probe every host now"),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="filter the grid: text, role:, state:, xapi:, pool:"),
+        Binding("ctrl+u,escape", "clear_filter", "Clear filter", id="clear-filter"),
+        Binding("s", "save", "Save", id="save", tooltip="save the log and an SVG screenshot"),
+        Binding("R", "recommended", "Playbook", id="recommended", show=False,
+                tooltip="what the recommended playbook for the verdict is"),
+        Binding("o", "log_only_host", "Log: host", id="log-host", show=False,
+                tooltip="show only the selected host's lines in the log (again: all hosts)"),
+        Binding("ctrl+f", "log_search", "Search log", id="log-search", show=False),
+        Binding("i", "inject_fault", "Inject", id="inject-fault", tooltip="simulator fault on the selected host"),
+    ]
+
+    # repaint=False: a reactive on the App repaints the whole screen by default, and
+    # `selected` changes with every arrow key; the watchers update what depends on them.
+    paused: reactive[bool] = reactive(False, init=False, repaint=False)
+    selected: reactive[str | None] = reactive(None, init=False, repaint=False)
+    filter_text: reactive[str] = reactive("", init=False, repaint=False)
+
+    def __init__(
+        self,
+        inventory=None,
+        *,
+        source: LiveSource | StaticSource | None = None,
+        settings: Settings | None = None,
+        theme: str | None = None,
+        read_only: bool = False,
+        ascii_only: bool | None = None,
+        demo=None,
+        demo_dir: Path | None = None,
+        save_dir: Path | None = None,
+        clock: Callable[[], datetime] = datetime.now,
+        interval: float | None = None,
+        timeout: float | None = None,
+        theme_dirs: Iterable[Path] | None = None,
+        own_process: bool = False,
+    ) -> None:
+        super().__init__()
+        if source is None:
+            if inventory is None:
+                raise ValueError("PoolApp needs an inventory or a source")
+            source = LiveSource(inventory, interval=interval, timeout=timeout,
+                                own_thread=len(inventory.hosts()) > PROBE_THREAD_ABOVE)
+        self.source = source
+        self.settings = settings or Settings()
+        self.read_only = read_only
+        self.ascii_only = self.settings.ascii if ascii_only is None else ascii_only
+        self.demo = demo
+        self.demo_dir = demo_dir
+        self.save_dir = save_dir or self.settings.save_dir or default_save_dir()
+        self.clock = clock
+        self.own_process = own_process  # the console is the whole program: it may tune the process
+        self.diagnosis: Diagnosis | None = None
+        self._announced: Verdict | None = None  # the last verdict written to the log
+        self._pending: Observed | None = None
+        self._heard: set[str] = set()
+        self._waiting = source.live
+        self._recompute_timer = None
+        self._last_recompute = 0.0
+        self._command: Worker | None = None
+        self._command_label = ""
+        self._terminal_gone = False
+        self._filter_bar_open = False
+        self._binding_state: tuple = ()
+        self._closing = False
+        self._panel_timer = None
+        self._diagnosing = False
+        self._again = False  # observations arrived while a diagnosis was running
+        self._recompute_cost = 0.0
+        self._theme_errors: list[str] = []
+        self._register_themes(theme_dirs if theme_dirs is not None else (SHIPPED_DIR, user_themes_dir()))
+        self._requested_theme = theme or self.settings.theme or DEFAULT_THEME
+        self.theme = self._requested_theme if self._requested_theme in self.available_themes else DEFAULT_THEME
+
+    # ---- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        # Kept as attributes, not queried: probe results can still arrive while the
+        # app shuts down and its DOM is already gone.
+        self.banner = VerdictBanner(ascii_only=self.ascii_only, id="banner")
+        self.grid = HostGrid(ascii_only=self.ascii_only, id="grid")
+        self.log_pane = LogPane(ascii_only=self.ascii_only, id="log", flush_seconds=LOG_FLUSH)
+        self.host_panel = HostPanel(id="side")
+        yield self.banner
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield self.grid
+                yield self.log_pane
+            yield self.host_panel
+        self.filter_bar = Horizontal(id="filter-bar")
+        with self.filter_bar:
+            yield Label("/ filter: ", id="filter-label")
+            self.filter_input = Input(
+                placeholder="text, role:master, state:down, xapi:hung, pool:NAME  (enter: keep, esc or ctrl+u: clear)",
+                id="filter", compact=True)
+            yield self.filter_input
+        if self.demo is not None:
+            yield Static(self._demo_hint(), id="demo-hint")
+        yield Footer(compact=True)
+
+    def get_css_variables(self) -> dict[str, str]:
+        return with_poolterm_defaults(super().get_css_variables())
+
+    # ---- start and stop ---------------------------------------------------------------------
+    def on_mount(self) -> None:
+        for error in self._theme_errors:
+            self.notify(error, title="theme not loaded", severity="error", timeout=10)
+        if self.theme != self._requested_theme:
+            self.notify(f"no theme named {self._requested_theme!r}; using {self.theme}",
+                        title="theme", severity="error", timeout=10)
+        self._apply_keymap()
+        # The grid is as tall as its lines (up to a share of the screen): when its line
+        # count changes, the layout has to be redone, which the grid does not ask for itself.
+        self.watch(self.grid, "virtual_size", self._grid_lines_changed, init=False)
+        self.grid.focus()
+        self._badges()
+        self.source.start(self._publish)
+        if self._waiting:
+            self.banner.show_waiting(0, len(self.source.host_names))
+            # A host that never answers must not keep the verdict away for ever.
+            self.set_timer(self.source.timeout + DEADLINE_SLACK, self._end_waiting, name="first-verdict")
+        else:
+            self._show(self.source.diagnosis())
+        if self.demo is not None:
+            self.notify(f"simulator directory: {self.demo_dir}\n"
+                        f"a trainer can run: poolterm sim ctl --dir {self.demo_dir} crash plot1",
+                        title="demo", timeout=15)
+        self._watch_terminal()
+
+    def _grid_lines_changed(self, old, new) -> None:
+        if old.height != new.height:
+            # Deferred: a change made while the screen is being laid out would be lost.
+            self.call_after_refresh(self.grid.refresh, layout=True)
+
+    async def on_unmount(self) -> None:
+        self._closing = True
+        await self.source.close()
+
+    def _register_themes(self, directories: Iterable[Path]) -> None:
+        loaded = load_themes(directories)
+        for theme in loaded.themes.values():
+            self.register_theme(theme)
+        self._theme_errors = list(loaded.errors)
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.settings.keymap)
+        known = {b.id for b in self._all_bindings() if b.id}
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(f"unknown binding ids in the settings keymap: {', '.join(unknown)} "
+                        "(the help screen lists the ids)", title="keymap", severity="warning", timeout=10)
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
+    def _all_bindings(self) -> list[Binding]:
+        bindings = list(self.BINDINGS)
+        for cls in (HostGrid, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm):
+            bindings += cls.BINDINGS
+        return [b for b in bindings if isinstance(b, Binding)]
+
+    # ---- the terminal going away ----------------------------------------------------------
+    def _watch_terminal(self) -> None:
+        """Exit when the SSH session carrying the terminal drops, instead of spinning on a dead tty."""
+        if self.is_headless or not sys.__stdin__ or not sys.__stdin__.isatty():
+            return
+        self._tty_fd = sys.__stdin__.fileno()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_lost)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass
+        self.set_interval(TTY_POLL, self._check_terminal, name="tty-watch")
+
+    def _check_terminal(self) -> None:
+        if not os.isatty(self._tty_fd):
+            self._terminal_lost()
+
+    def _terminal_lost(self) -> None:
+        if not self._terminal_gone:
+            self._terminal_gone = True
+            self.exit(HANGUP_STATUS)
+
+    # ---- observations in, diagnosis out -------------------------------------------------------
+    def _publish(self, observation) -> None:
+        """Called by the probe loop for every observation; one message per batch, not per line."""
+        if self._closing:
+            return
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = Observed()
+            self.post_message(pending)
+        pending.hosts.append(observation.host)
+
+    def on_observed(self, message: Observed) -> None:
+        if self._pending is message:
+            self._pending = None
+        self._heard.update(message.hosts)
+        if self._waiting and len(self._heard) >= len(self.source.host_names):
+            self._waiting = False
+        self._schedule_recompute()
+
+    def _end_waiting(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._schedule_recompute()
+
+    def _schedule_recompute(self) -> None:
+        if self.paused or self._recompute_timer is not None:
+            return
+        if self._diagnosing:
+            self._again = True
+            return
+        # Spaced by at least a few times its own cost, so diagnosing 1000 hosts never
+        # takes more than a fraction of the loop. Never 0: Textual's Timer divides by it.
+        period = max(RECOMPUTE_PERIOD, COST_FACTOR * self._recompute_cost)
+        delay = max(0.01, self._last_recompute + period - time.monotonic())
+        self._recompute_timer = self.set_timer(delay, self._recompute, name="recompute")
+
+    async def _recompute(self) -> None:
+        self._recompute_timer = None
+        if self.paused or not self._ui_alive():
+            return
+        self._diagnosing = True
+        started = time.monotonic()
+        try:
+            job = self.source.diagnosis_job()
+            # In a thread: the loop keeps answering keys while a big pool is diagnosed.
+            diagnosis = await asyncio.to_thread(job) if self.source.live else job()
+        finally:
+            self._diagnosing = False
+        self._last_recompute = time.monotonic()
+        self._recompute_cost = self._last_recompute - started
+        if self.paused or not self._ui_alive():
+            return
+        self._show(diagnosis)
+        if self._again:
+            self._again = False
+            self._schedule_recompute()
+
+    def _show(self, diagnosis: Diagnosis) -> None:
+        self.diagnosis = diagnosis
+        now = self.source.now()
+        with self.batch_update():
+            self.grid.update(diagnosis, now)
+            if self._waiting:
+                self.banner.show_waiting(len(self._heard), len(self.source.host_names))
+            else:
+                self.banner.show(diagnosis)
+            self._show_host_panels()
+        self._refresh_bindings()
+        if not self._waiting and diagnosis.verdict != self._announced:
+            self._verdict_changed(diagnosis)
+        self.post_message(DiagnosisUpdated(diagnosis))
+
+    def _verdict_changed(self, diagnosis: Diagnosis) -> None:
+        old, self._announced = self._announced, diagnosis.verdict
+        if old is None and self.own_process:
+            settle_garbage_collector()
+        pool = diagnosis.worst
+        summary = pool.summary if pool else ""
+        self.log_pane.append(None, "info", f"verdict {diagnosis.verdict.title}: {summary}", at=self.clock())
+        self.post_message(VerdictChanged(old, diagnosis.verdict, summary))
+
+    def _show_host_panels(self) -> None:
+        now = self.source.now()
+        self.host_panel.show(self.diagnosis, self.selected, now)
+        if isinstance(self.screen, HostDetailScreen):
+            name = self.screen.host_name
+            self.screen.show(self.diagnosis, self.source.observation(name), now)
+
+    # ---- selection ---------------------------------------------------------------------------
+    def on_host_grid_selected(self, message: HostGrid.Selected) -> None:
+        self.selected = message.name
+
+    async def on_host_grid_opened(self, message: HostGrid.Opened) -> None:
+        self.selected = message.name
+        await self.action_detail()
+
+    def watch_selected(self, name: str | None) -> None:
+        if self.log_pane.host_filter is not None and name is not None:
+            self.log_pane.set_host_filter(name)
+        # The panel follows the cursor a moment later, in its own frame: re-laying it
+        # out in the same frame as the cursor move would slow every arrow key.
+        if self._panel_timer is not None:
+            self._panel_timer.stop()
+        self._panel_timer = self.set_timer(PANEL_DELAY, self._panel_caught_up, name="panel")
+        self._refresh_bindings()
+
+    def _panel_caught_up(self) -> None:
+        self._panel_timer = None
+        if self._ui_alive():
+            self._show_host_panels()
+
+    def _ui_alive(self) -> bool:
+        """False once shutdown has begun: timers may still fire after the screens are gone."""
+        return not self._closing and bool(self.screen_stack)
+
+    # ---- the one place that decides what may run ----------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        live = self.source.live
+        if action in MAIN_SCREEN_ONLY and not self._main_screen_in_front():
+            return False
+        if action == "inject_fault":
+            return True if self.demo is not None else False
+        if action == "cancel_command":
+            return True if self._command is not None else False
+        if action == "clear_filter":
+            return True if self.filter_text or self._filter_bar_open else False
+        if action == "refresh":
+            return True if live and not self.paused else None
+        if action in ("query_menu", "xe_prompt"):
+            return True if live and self.selected else None
+        if action in ("detail", "log_only_host"):
+            return True if self.selected else None
+        if action == "recommended":
+            return True if self._recommended() else None
+        if action == "run_xe":
+            return True if self._xe_refusal(str(parameters[0])) is None else None
+        return True
+
+    def _refresh_bindings(self) -> None:
+        """Re-run check_action for the footer only when one of its inputs changed.
+
+        The footer rebuilds itself on every refresh; doing that with each diagnosis
+        (five times a second) would waste most of a frame.
+        """
+        state = (self.paused, self.selected is not None, self._command is not None,
+                 bool(self.filter_text or self._filter_bar_open), self._recommended() is not None)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    def _main_screen_in_front(self) -> bool:
+        """True unless a screen (detail, help, a dialog) hides the grid; the palette does not count."""
+        return all(isinstance(screen, CommandPalette) for screen in self.screen_stack[1:])
+
+    def unavailable_reason(self, action: str) -> str:
+        return UNAVAILABLE.get(action, "not available here")
+
+    def _xe_refusal(self, line: str) -> str | None:
+        try:
+            request = parse_prompt(line)
+        except PromptError as exc:
+            return str(exc)
+        return refusal(request, read_only_mode=self.read_only)
+
+    def _allowed(self, action: str, *parameters: object) -> bool:
+        if self.check_action(action, parameters) is True:
+            return True
+        self.notify(self.unavailable_reason(action), title="not available", severity="warning")
+        return False
+
+    # ---- operator actions ------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if self._command is None:
+            self.exit(0)
+            return
+
+        def answer(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit(0)
+
+        self.push_screen(Confirm(f"{self._command_label} is still running. Cancel it and quit?"), answer)
+
+    def action_help(self) -> None:
+        extra = self._demo_hint() if self.demo is not None else ""
+        self.push_screen(HelpScreen(self.screen, self.unavailable_reason, extra=extra))
+
+    async def action_detail(self) -> None:
+        if not self._allowed("detail"):
+            return
+        screen = HostDetailScreen(self.selected)
+        await self.push_screen(screen)
+        screen.show(self.diagnosis, self.source.observation(self.selected), self.source.now())
+
+    def watch_paused(self, paused: bool) -> None:
+        self.source.paused = paused
+        self._badges()
+        self._refresh_bindings()
+        if paused:
+            self.notify("probing stopped, display frozen; p resumes", title="paused")
+        else:
+            self._schedule_recompute()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+
+    def action_refresh(self) -> None:
+        if self._allowed("refresh"):
+            self.source.wake()
+            self.notify("probing every host now", title="refresh", timeout=2)
+
+    # filter --------------------------------------------------------------------------------------
+    def _open_filter_bar(self, open_: bool) -> None:
+        self._filter_bar_open = open_
+        self.filter_bar.set_class(open_, "-open")
+
+    def action_filter(self) -> None:
+        self._open_filter_bar(True)
+        field = self.filter_input
+        field.value = self.filter_text
+        field.focus()
+        self._refresh_bindings()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value.strip()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._open_filter_bar(False)
+            self.grid.focus()
+            self._refresh_bindings()
+
+    def watch_filter_text(self, text: str) -> None:
+        self.grid.set_filter(text)
+        self._badges()
+        self._refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_text = ""
+        self._open_filter_bar(False)
+        self.grid.focus()
+        self._refresh_bindings()
+
+    # log -----------------------------------------------------------------------------------------
+    def action_log_only_host(self) -> None:
+        if not self._allowed("log_only_host"):
+            return
+        pane = self.log_pane
+        pane.set_host_filter(None if pane.host_filter is not None else self.selected)
+
+    def action_log_search(self) -> None:
+        def search(text: str | None) -> None:
+            if text and not self.log_pane.search(text):
+                self.notify(f"no log line contains {text!r}", title="search", severity="warning")
+
+        self.push_screen(LinePrompt("search the log (n / N: next / previous when the log has focus)",
+                                    placeholder="text"), search)
+
+    def action_save(self) -> None:
+        directory = Path(self.save_dir)
+        stamp = self.clock().strftime("%Y%m%d-%H%M%S")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            log_path = directory / f"poolterm-{stamp}.log"
+            count = self.log_pane.save(log_path)
+            svg_path = self.save_screenshot(f"poolterm-{stamp}.svg", str(directory))
+        except OSError as exc:
+            self.notify(f"cannot save into {directory}: {exc.strerror or exc}", title="save", severity="error")
+            return
+        self.notify(f"{count} log lines and a screenshot saved in {directory}", title="saved", timeout=8)
+        self.post_message(Saved(str(log_path), str(svg_path)))
+
+    def action_recommended(self) -> None:
+        pool = self._recommended()
+        if pool is None:
+            self.notify(self.unavailable_reason("recommended"), title="playbook")
+            return
+        self.notify(f"{pool.summary}\nNext: {pool.advice}\nPlaybook {pool.playbook!r} will guide these steps with "
+                    "guard checks; playbooks are not available in this build, so no change is made from here.",
+                    title=f"recommended playbook: {pool.playbook}", timeout=20)
+
+    def _recommended(self):
+        if self.diagnosis is None:
+            return None
+        pool = self.diagnosis.worst
+        return pool if pool is not None and pool.playbook else None
+
+    # commands on a host ----------------------------------------------------------------------------
+    def action_query_menu(self) -> None:
+        if not self._allowed("query_menu"):
+            return
+        host = self.selected
+        queries = {q.key: q for q in curated_queries(self._uuid_of(host))}
+
+        def chosen(key: str | None) -> None:
+            if key:
+                query = queries[key]
+                self.start_command(host, query.command, query.remote())
+
+        choices = [Choice(q.key, f"{q.title}:  {q.command}") for q in queries.values()]
+        self.push_screen(ChoiceMenu(f"read-only query on {host}", choices), chosen)
+
+    def _uuid_of(self, host: str) -> str | None:
+        observation = self.source.observation(host)
+        while observation is not None and observation.uuid is None:
+            observation = observation.stale
+        return observation.uuid if observation else None
+
+    def action_xe_prompt(self) -> None:
+        if not self._allowed("xe_prompt"):
+            return
+        host = self.selected
+        hint = ("read-only console: queries only" if self.read_only
+                else "read-only xe commands run; commands that change the pool are refused in this build")
+
+        def submitted(line: str | None) -> None:
+            if line:
+                self.run_xe(host, line)
+
+        self.push_screen(LinePrompt(f"xe on {host}", placeholder="xe host-list params=uuid,name-label,address",
+                                    value="xe ", hint=hint), submitted)
+
+    def run_xe(self, host: str, line: str) -> bool:
+        """Run an operator's xe line on ``host`` if check_action allows it; refuse it visibly otherwise."""
+        if self.check_action("run_xe", (line,)) is not True:
+            self._refuse(host, line, self._xe_refusal(line) or "refused")
+            return False
+        request = parse_prompt(line)
+        return self.start_command(host, request.text, request.remote())
+
+    def _refuse(self, host: str, command: str, reason: str) -> None:
+        self.log_pane.append(host, "stderr", reason, at=self.clock())
+        self.notify(reason, title="refused", severity="error", timeout=12)
+        self.post_message(CommandRefused(command, reason))
+
+    def start_command(self, host: str, shown: str, remote: str) -> bool:
+        if self._command is not None:
+            self.notify(f"{self._command_label} is still running; x cancels it", title="busy", severity="warning")
+            return False
+        self._command_label = f"{shown} on {host}"
+        self.log_pane.append(host, "cmd", shown, at=self.clock())
+        self.post_message(CommandStarted(host, shown, remote))
+        self._command = self._run_command(host, shown, remote)
+        self._badges()
+        self._refresh_bindings()
+        return True
+
+    @work(group="command", exit_on_error=False, description="operator command")
+    async def _run_command(self, host: str, shown: str, remote: str) -> None:
+        outcome, status = "", None
+
+        def on_line(stream: str, line: str) -> None:
+            self.log_pane.append(host, stream, line)
+
+        try:
+            result = await self.source.run(host, remote, deadline=COMMAND_TIMEOUT + DEADLINE_SLACK, on_line=on_line)
+            outcome, status = describe(result), result.exit_status
+        except HostUnavailable as exc:
+            outcome = f"not run: {host} cannot be used ({exc.reach.value}: {exc.detail})"
+        except asyncio.CancelledError:
+            outcome = "cancelled by the operator"
+            raise
+        finally:
+            self._command = None
+            self.log_pane.append(host, "info", f"[{outcome}] {shown}", at=self.clock())
+            self.post_message(CommandFinished(host, shown, outcome, status))
+            self._badges()
+            self._refresh_bindings()
+
+    def action_cancel_command(self) -> None:
+        if self._command is not None:
+            self._command.cancel()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.description}: {type(error).__name__}: {error}",
+                        title="error", severity="error", timeout=15)
+
+    # demo: simulator faults ------------------------------------------------------------------------
+    def action_inject_fault(self) -> None:
+        if not self._allowed("inject_fault"):
+            return
+        host = self.selected
+        if host is None:
+            self.notify("select a host first", title="inject", severity="warning")
+            return
+
+        def chosen(action: str | None) -> None:
+            if action:
+                self.inject_fault(action, host)
+
+        choices = [Choice(action, title) for action, title in FAULTS]
+        self.push_screen(ChoiceMenu(f"simulator fault on {host} (not a pool change)", choices), chosen)
+
+    def inject_fault(self, action: str, host: str) -> None:
+        if self.check_action("inject_fault", ()) is True:
+            self._inject(action, host)
+
+    @work(group="fault", exit_on_error=False, description="simulator fault")
+    async def _inject(self, action: str, host: str) -> None:
+        error = ""
+        try:
+            await self.demo.ctl(action, host)
+        except Exception as exc:  # the simulator's errors are one-line, operator-facing
+            error = str(exc) or type(exc).__name__
+        if error:
+            self.notify(f"{action} {host}: {error}", title="simulator", severity="error")
+        else:
+            self.log_pane.append(host, "info", f"simulator: {action} {host}", at=self.clock())
+            self.notify(f"{action} {host}", title="simulator", timeout=4)
+            self.source.wake()
+        self.post_message(FaultInjected(action, host, error))
+
+    def _demo_hint(self) -> str:
+        return (f"DEMO | simulator in {self.demo_dir} | trainer: poolterm sim ctl --dir {self.demo_dir} "
+                "crash plot1 | i: inject a fault")
+
+    # ---- badges and the palette ---------------------------------------------------------------------
+    def _badges(self) -> None:
+        if not self.is_mounted:
+            return
+        self.banner.set_badges(Badges(paused=self.paused, filter_text=self.filter_text, read_only=self.read_only,
+                                      demo=self.demo is not None, command=self._command_label if self._command else ""))
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for everything the palette offers now, filtered by check_action."""
+        commands = []
+        for binding in self.BINDINGS:
+            if binding.action == "command_palette" or self.check_action(binding.action, ()) is not True:
+                continue
+            title = binding.description
+            commands.append((title, binding.tooltip or title, _runner(self, binding.action)))
+        host = self.selected
+        if host and self.check_action("query_menu", ()) is True:
+            for query in curated_queries(self._uuid_of(host)):
+                commands.append((f"Query {host}: {query.title}", query.command,
+                                 _starter(self, host, query.command, query.remote())))
+        if host and self.demo is not None:
+            for action, title in FAULTS:
+                commands.append((f"Simulator: {action} {host}", title, _injector(self, action, host)))
+        for name in self.source.host_names:
+            commands.append((f"Select host {name}", f"move the grid cursor to {name}", _selector(self, name)))
+        for name in sorted(self.available_themes):
+            if name.startswith("poolterm-"):
+                commands.append((f"Theme {name}", "switch the colour theme", _theme_setter(self, name)))
+        return commands
+
+    def select_host(self, name: str) -> None:
+        if self.filter_text:
+            self.action_clear_filter()
+        self.grid.cursor = name
+
+
+def settle_garbage_collector() -> None:
+    """Keep the collector from stalling the screen once the connections are up.
+
+    With 1000 SSH connections the heap holds millions of long-lived objects, and
+    each full collection walks them all: a quarter-second freeze, dozens of times
+    a minute. Freezing what exists after start-up takes it out of those walks, and
+    a higher first threshold makes the young collections rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    # The probe and diagnosis threads are CPU-bound; a shorter switch interval hands
+    # the GIL back to the screen's thread sooner when a key arrives.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def describe(result: RunResult) -> str:
+    if result.deadline_hit:
+        return f"no answer within {COMMAND_TIMEOUT + DEADLINE_SLACK:g} s; the channel was closed"
+    if result.exit_status in (124, 137):
+        return (f"timed out after {COMMAND_TIMEOUT:g} s (a forwarded xe waits for a master that does not answer, "
+                "or xapi is hung)")
+    if result.signal:
+        return f"killed by signal {result.signal}"
+    return f"exit {result.exit_status}"
+
+
+def _runner(app: PoolApp, action: str) -> Callable[[], object]:
+    return lambda: app.run_action(action)
+
+
+def _starter(app: PoolApp, host: str, shown: str, remote: str) -> Callable[[], object]:
+    return lambda: app.start_command(host, shown, remote)
+
+
+def _injector(app: PoolApp, action: str, host: str) -> Callable[[], object]:
+    return lambda: app.inject_fault(action, host)
+
+
+def _selector(app: PoolApp, name: str) -> Callable[[], object]:
+    return lambda: app.select_host(name)
+
+
+def _theme_setter(app: PoolApp, name: str) -> Callable[[], object]:
+    def apply() -> None:
+        app.theme = name
+
+    return apply

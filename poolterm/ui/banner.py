@@ -1,0 +1,139 @@
+"""The verdict banner: what is wrong and what to do next, impossible to miss.
+
+A full-width block coloured by severity, with the verdict in capitals, a
+glyph, the one-sentence summary and the recommended next action, so the
+message survives a monochrome terminal, ``NO_COLOR`` and colour blindness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from poolterm.model import Diagnosis, PoolDiagnosis, Severity
+
+GLYPHS = {
+    False: {Severity.OK: "✔", Severity.WARNING: "▲", Severity.CRITICAL: "✖", Severity.UNKNOWN: "?"},
+    True: {Severity.OK: "OK", Severity.WARNING: "!!", Severity.CRITICAL: "XX", Severity.UNKNOWN: "??"},
+}
+SEVERITY_CLASSES = {s: f"-{s.value}" for s in Severity}
+SEPARATOR = {False: " · ", True: " | "}
+
+
+@dataclass(frozen=True)
+class Badges:
+    """Modes the operator must not forget are on."""
+
+    paused: bool = False
+    filter_text: str = ""
+    read_only: bool = False
+    demo: bool = False
+    command: str = ""  # the command running, if any
+
+    def words(self) -> list[str]:
+        words = []
+        if self.paused:
+            words.append("PAUSED")
+        if self.filter_text:
+            words.append(f"FILTER {self.filter_text!r}")
+        if self.command:
+            words.append("RUNNING")
+        if self.read_only:
+            words.append("READ-ONLY")
+        if self.demo:
+            words.append("DEMO")
+        return words
+
+
+class VerdictBanner(Static):
+    """Shows the worst pool's verdict; `show()` is called with each new diagnosis."""
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ascii_only = ascii_only
+        self.diagnosis: Diagnosis | None = None
+        self.badges = Badges()
+        self.waiting = (0, 0)  # hosts heard from, hosts in the inventory, before the first verdict
+
+    def show(self, diagnosis: Diagnosis) -> None:
+        """Show ``diagnosis``; nothing is redrawn when the banner's words are unchanged."""
+        changed = self._signature(diagnosis) != self._signature(self.diagnosis)
+        self.diagnosis = diagnosis
+        if changed:
+            self._render_banner()
+
+    @staticmethod
+    def _signature(diagnosis: Diagnosis | None) -> tuple:
+        if diagnosis is None:
+            return ()
+        worst = diagnosis.worst
+        pools = tuple((p.name, p.verdict, p.master, len(p.hosts)) for p in diagnosis.pools)
+        return pools, (worst.name, worst.summary, worst.advice, worst.playbook) if worst else None
+
+    def show_waiting(self, heard: int, total: int) -> None:
+        self.waiting = (heard, total)
+        self._render_banner()
+
+    def set_badges(self, badges: Badges) -> None:
+        if badges != self.badges:
+            self.badges = badges
+            self._render_banner()
+
+    @property
+    def text(self) -> str:
+        """The banner as plain text (what a screen reader or a test reads)."""
+        return self.headline + "\n" + "\n".join(self._body_lines())
+
+    @property
+    def headline(self) -> str:
+        pool = self.diagnosis.worst if self.diagnosis else None
+        if pool is None:
+            return "PROBING"
+        return pool.verdict.title
+
+    def _render_banner(self) -> None:
+        pool = self.diagnosis.worst if self.diagnosis else None
+        severity = pool.severity if pool else Severity.UNKNOWN
+        for s, cls in SEVERITY_CLASSES.items():
+            self.set_class(s is severity, cls)
+        self.set_class(pool is None, "-waiting")
+        self.update(self._renderable(pool, severity))
+
+    def _renderable(self, pool: PoolDiagnosis | None, severity: Severity) -> Group:
+        glyph = GLYPHS[self.ascii_only][severity]
+        head = Table.grid(expand=True)
+        head.add_column(ratio=1)
+        head.add_column(justify="right", no_wrap=True)
+        title = Text.assemble((f" {glyph} {self.headline} ", "bold reverse"), "  ", self._where(pool))
+        badges = Text("  ".join(f"[{w}]" for w in self.badges.words()), style="bold")
+        head.add_row(title, badges)
+        body = [Text(line) for line in self._body_lines()]
+        if body and pool is not None:
+            body[-1].stylize("bold", 0, len("Next:"))
+        return Group(head, *body)
+
+    def _where(self, pool: PoolDiagnosis | None) -> Text:
+        if pool is None:
+            heard, total = self.waiting
+            return Text(f"waiting for the first answers: {heard} of {total} hosts so far")
+        parts = [f"pool {pool.name}", f"master {pool.master or 'none'}", f"{len(pool.hosts)} hosts"]
+        others = [p for p in self.diagnosis.pools if p is not pool]
+        if others:
+            shown = ", ".join(f"{p.name} {p.verdict.title}" for p in others[:3])
+            parts.append(f"+{len(others)} pools: {shown}" + (" ..." if len(others) > 3 else ""))
+        return Text(SEPARATOR[self.ascii_only].join(parts))
+
+    def _body_lines(self) -> list[str]:
+        pool = self.diagnosis.worst if self.diagnosis else None
+        if pool is None:
+            return ["Connecting to every host over SSH; nothing is concluded until they answer."]
+        lines = [pool.summary] if pool.summary else []
+        advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
+        if pool.playbook:
+            advice += "  (press R)"
+        lines.append(advice)
+        return lines
