@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 
 
 class Reach(str, Enum):
@@ -143,11 +144,12 @@ class Observation:
     raw: tuple[str, ...] = ()
     stale: "Observation | None" = None
 
-    @property
+    # Cached: the diagnosis asks each host's role many times per pass, at 1000 hosts.
+    @cached_property
     def role(self) -> Role:
         return parse_role(self.pool_conf)[0]
 
-    @property
+    @cached_property
     def believed_master_address(self) -> str | None:
         role, address = parse_role(self.pool_conf)
         return address if role is Role.SLAVE else None
