@@ -25,6 +25,8 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from poolterm import check, console, demo
     from poolterm.sim import cli as sim_cli
+    from poolterm import report
+    from poolterm.playbooks import cli as playbook_cli
 
     parser = argparse.ArgumentParser(
         prog="poolterm",
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.register(sub)
     demo.register(sub)
     sim_cli.register(sub)
+    playbook_cli.register(sub)
+    report.register(sub)
     return parser
 
 

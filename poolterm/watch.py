@@ -92,6 +92,10 @@ class Watcher:
         while True:
             if not self.paused:
                 await self.probe(name)
+                if asyncio.current_task().cancelling():
+                    # asyncssh connects under wait_for, which on 3.11 can swallow a cancel that
+                    # lands as a refused connect fails; honour it here or stop() never returns.
+                    raise asyncio.CancelledError
             event = self._wake[name]
             try:
                 async with asyncio.timeout(self.interval):  # no extra task per wait, unlike wait_for

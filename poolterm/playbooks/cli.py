@@ -1,0 +1,418 @@
+"""`poolterm playbook list | show ID | run ID`: the playbooks on a plain terminal.
+
+``run`` drives the same engine and runner as the console: every step is printed
+with its why, every command with its exact text and target, confirmations are
+prompts (``--yes`` answers them, but never a guard's refusal), and manual steps
+wait for the operator to type ``done``. If a journal holds a playbook run that
+never ended (poolterm was killed mid-way), ``run`` shows it, re-observes the
+pool and offers to resume it from the right step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from poolterm.check import add_inventory_option, load_pools
+from poolterm.journal import (
+    Journal,
+    JournalError,
+    ResumePoint,
+    find_interrupted,
+    interrupted_run,
+    new_path,
+    read_journal,
+)
+from poolterm.playbooks import IDS, Playbook, PlaybookError, load_all, load_playbook
+from poolterm.playbooks.conditions import describe
+from poolterm.playbooks.engine import AskOperator, Finished, Timing, render, resume_at
+
+if TYPE_CHECKING:  # the runner pulls in asyncssh: loaded only when a playbook runs
+    from poolterm.playbooks.runner import (
+        CommandEnded,
+        CommandOutput,
+        CommandStarted,
+        ConfirmRequest,
+        GuardRefused,
+        Overridden,
+        OverrideRequest,
+        PlaybookFinished,
+        PlaybookStarted,
+        StepEvent,
+        VerdictChanged,
+        Waiting,
+    )
+
+WIDTH = 78
+#: Exit statuses of `playbook run`.
+EXIT_DONE, EXIT_STOPPED = 0, 1
+
+
+def register(sub) -> None:
+    parser = sub.add_parser(
+        "playbook",
+        help="recovery playbooks: list, show, run",
+        description="Step-by-step recovery playbooks with guard rails, verification and a journal.",
+    )
+    actions = parser.add_subparsers(dest="playbook_command", metavar="ACTION")
+    listing = actions.add_parser("list", help="list the playbooks")
+    listing.set_defaults(func=run_list)
+    show = actions.add_parser("show", help="print a playbook's steps, commands and checks")
+    show.add_argument("id", metavar="ID", help=f"one of: {', '.join(IDS)}")
+    show.set_defaults(func=run_show)
+    run = actions.add_parser(
+        "run", help="run a playbook on the pool, step by step",
+        description="Run a playbook on the pool of the inventory. Every command that changes the pool is "
+                    "checked by the guards, shown and confirmed; every step is verified on the hosts; "
+                    "everything is journaled.")
+    run.add_argument("id", metavar="ID", help=f"one of: {', '.join(IDS)}")
+    add_inventory_option(run)
+    run.add_argument("--pool", metavar="NAME", help="the pool to work on (needed when the inventory has several)")
+    run.add_argument("--target", metavar="HOST",
+                     help="the host the playbook acts on (master-lost: the host to promote; split-brain: "
+                          "the true master; planned-handover: the new master; forgotten-host: the host)")
+    run.add_argument("--yes", action="store_true",
+                     help="answer yes to ordinary confirmations (never overrides a guard's refusal)")
+    run.add_argument("--read-only", action="store_true", help="refuse every command that would change the pool")
+    run.add_argument("--journal", metavar="PATH",
+                     help="the incident journal to append to (default: a new one in the user state directory, "
+                          "or the one holding an interrupted run)")
+    timing = run.add_argument_group("timing (defaults are real hosts'; labs and the simulator are faster)")
+    timing.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                        help="how long a remote xe may take before it counts as hung (default: probe.timeout)")
+    timing.add_argument("--fuse", type=_seconds, default=Timing.fuse, metavar="SECONDS",
+                        help=f"xapi's delay before a role change restarts it (default {Timing.fuse:g})")
+    timing.add_argument("--xapi-start", type=_seconds, default=Timing.xapi_start, metavar="SECONDS",
+                        help=f"how long xapi takes to start (default {Timing.xapi_start:g})")
+    timing.add_argument("--boot", type=_seconds, default=Timing.boot, metavar="SECONDS",
+                        help=f"how long a host takes to boot (default {Timing.boot:g})")
+    run.set_defaults(func=run_playbook)
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _load(playbook_id: str) -> Playbook:
+    from poolterm.cli import UsageError
+
+    try:
+        return load_playbook(playbook_id)
+    except PlaybookError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- list and show
+
+
+def run_list(args: argparse.Namespace) -> int:
+    for playbook in load_all():
+        verdicts = ", ".join(v.title for v in playbook.for_verdicts)
+        print(f"{playbook.id:<18} {playbook.title}  [{verdicts}]")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    sys.stdout.write(render_playbook(_load(args.id), Timing()))
+    return 0
+
+
+def render_playbook(playbook: Playbook, timing: Timing) -> str:
+    placeholders = {name: f"<{name}>" for name, _ in playbook.bindings}
+    lines = [f"{playbook.id}: {playbook.title}", ""]
+    lines += _wrap(playbook.summary, "")
+    lines += ["", f"for: {', '.join(v.title for v in playbook.for_verdicts)}",
+              "targets: " + ", ".join(f"<{name}> = {source.replace('-', ' ')}" for name, source in playbook.bindings)]
+    if playbook.target:
+        lines.append(f"--target HOST chooses <{playbook.target}>")
+    for number, step in enumerate(playbook.steps, 1):
+        lines += ["", f"{number}. {_placeholders(step.title)}"]
+        if step.when is not None:
+            lines.append(f"   only when: {describe(step.when, placeholders)}")
+        lines += _wrap(_placeholders(step.why), "   why: ")
+        if step.run is not None:
+            lines.append(f"   run on <{step.run.host}>: {step.run.template}  (timeout {step.run.timeout:g} s)")
+            lines.append(f"   changes the pool: {'yes' if step.changes_pool else 'no'}")
+        if step.manual is not None:
+            lines += _wrap(_placeholders(step.manual), "   you do: ")
+        if step.expect is not None:
+            lines.append(f"   then expects: {describe(step.expect, placeholders)} "
+                         f"(waits up to {timing.budget(step.wait):g} s: {step.wait})")
+        if step.on_failure:
+            lines += _wrap(_placeholders(step.on_failure), "   if not: ")
+    return "\n".join(lines) + "\n"
+
+
+def _placeholders(text: str) -> str:
+    return text.replace("{", "<").replace("}", ">")
+
+
+def _wrap(text: str, prefix: str) -> list[str]:
+    # Commands and host names stay whole: an operator copies them from the screen.
+    return textwrap.wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=" " * len(prefix),
+                         break_on_hyphens=False, break_long_words=False) or [prefix]
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run_playbook(args: argparse.Namespace) -> int:
+    from poolterm.cli import UsageError
+    from poolterm.playbooks.runner import WAIT_INTERVAL
+
+    playbook = _load(args.id)
+    inventory, pools = load_pools(args)
+    if len(pools) > 1:
+        raise UsageError(f"the inventory has {len(pools)} pools; choose one with --pool NAME "
+                         f"({', '.join(p.name for p in pools)})")
+    pool = pools[0]
+    if args.target is not None and args.target not in {h.name for h in pool.hosts}:
+        raise UsageError(f"--target {args.target}: no such host in pool {pool.name}")
+    try:
+        point = _interrupted(args)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
+    timing = Timing(fuse=args.fuse, xapi_start=args.xapi_start, boot=args.boot,
+                    probe=WAIT_INTERVAL + timeout + 5.0 + inventory.ssh.connect_timeout)
+    path = Path(args.journal).expanduser() if args.journal else (point.path if point else new_path())
+    try:
+        journal = Journal.open(path, argv=sys.argv)
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point))
+    finally:
+        journal.close()
+
+
+def _interrupted(args: argparse.Namespace) -> ResumePoint | None:
+    if args.journal:
+        path = Path(args.journal).expanduser()
+        return interrupted_run(read_journal(path).records, path) if path.exists() else None
+    return find_interrupted()
+
+
+async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeout: float, journal: Journal,
+               point: ResumePoint | None) -> int:
+    from poolterm.playbooks.runner import PlaybookRunner
+    from poolterm.ssh import Connections, raise_nofile_limit
+    from poolterm.watch import Watcher
+
+    raise_nofile_limit()
+    out = Printer(journal)
+    operator = TerminalOperator()
+    connections = Connections(pool.hosts, inventory.ssh)
+    runner = PlaybookRunner(pool=pool, connections=connections, journal=journal, operator=operator,
+                            timing=timing, read_only=args.read_only, assume_yes=args.yes, on_event=out.event)
+    watcher = Watcher(pool.hosts, connections, interval=inventory.probe.interval, timeout=timeout,
+                      publish=runner.observed)
+    runner.attach(watcher)
+    watcher.start()
+    try:
+        out.line(f"poolterm playbook {playbook.id}: observing pool {pool.name} "
+                 f"({len(pool.hosts)} hosts; operator {journal.operator}; journal {journal.path})")
+        await runner.observe(timeout + inventory.ssh.connect_timeout + 10.0)
+        resume = await _offer_resume(point, playbook, pool.name, operator, out, args.yes, journal)
+        if resume is False:
+            return EXIT_STOPPED
+        finished = await runner.run(playbook, target=args.target, resume=resume or None)
+        return EXIT_DONE if finished.ok else EXIT_STOPPED
+    finally:
+        await runner.close()
+        await watcher.stop()
+        await connections.close()
+
+
+async def _offer_resume(point: ResumePoint | None, playbook: Playbook, pool: str, operator: "TerminalOperator",
+                        out: "Printer", assume_yes: bool, journal: Journal) -> ResumePoint | bool | None:
+    """The interrupted run to resume; None to start afresh; False to stop here."""
+    if point is None:
+        return None
+    last = point.last_completed
+    done = f"step {last['index'] + 1} ({last['title']})" if last else "none"
+    out.line(f"unfinished: playbook {point.playbook} on pool {point.pool}, started {point.started} by "
+             f"{point.operator or 'unknown'} (journal {point.path})")
+    how_ended = f"it stopped: {point.reason}" if point.state == "stopped" else "poolterm was interrupted"
+    out.line(f"  last completed step: {done}; {how_ended}")
+    if point.playbook != playbook.id or point.pool != pool:
+        out.line(f"Finish or abandon it first: `poolterm playbook run {point.playbook}` resumes it.")
+        if assume_yes or not await operator.yes_no(f"Abandon it and start {playbook.id}? [y/N] "):
+            return False
+        _abandon(point, journal)
+        return None
+    at = resume_at(playbook, list(point.completed), point.acted)
+    if at.index >= len(playbook.steps):
+        out.line("Every step of it was completed; checking the goal.")
+    else:
+        step = playbook.steps[at.index]
+        how = " (its action was taken before the interruption: poolterm checks its effect first)" if at.acted else ""
+        title = render(step.title, {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()})
+        out.line(f"It resumes at step {at.index + 1} of {len(playbook.steps)}: {title}{how}.")
+    if assume_yes or await operator.yes_no("Resume it? [Y/n] ", default=True):
+        return point
+    _abandon(point, journal)
+    return None
+
+
+def _abandon(point: ResumePoint, journal: Journal) -> None:
+    journal.write("playbook-end", run=point.run, outcome="abandoned", reason="the operator started afresh",
+                  advice="", index=None)
+
+
+# --------------------------------------------------------------------------- the terminal as operator
+
+
+class TerminalOperator:
+    """Prompts on stdin/stdout. End of input answers no, stop, and no override.
+
+    ``--yes`` is applied by the command gate, so :meth:`confirm` is only asked without it.
+    """
+
+    async def ask(self, prompt: str) -> str | None:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        return line.strip() if line else None
+
+    async def yes_no(self, prompt: str, default: bool = False) -> bool:
+        answer = await self.ask(prompt)
+        if answer is None:
+            sys.stdout.write("\n")
+            return False
+        if not answer:
+            return default
+        return answer.lower() in ("y", "yes")
+
+    async def confirm(self, request: ConfirmRequest) -> bool:
+        _print_wrapped(request.text, "  confirm: ")
+        return await self.yes_no("  Run it? [y/N] ")
+
+    async def override(self, request: OverrideRequest) -> tuple[str, str] | None:
+        host = request.refusal.host
+        name = await self.ask(f"  To override anyway, type the host's name ({host}) and a reason; "
+                              "press Enter to keep the refusal: ")
+        if not name:
+            return None
+        reason = await self.ask("  Reason (journaled): ")
+        return name, reason or ""
+
+    async def manual(self, request: AskOperator) -> bool:
+        _print_wrapped(request.text, "  you do: ")
+        _print_wrapped(f"then poolterm checks: {request.expect}", "  ")
+        while True:
+            answer = await self.ask("  Type 'done' when it is done, or 'stop' to stop here: ")
+            if answer is None or answer.lower() == "stop":
+                return False
+            if answer.lower() == "done":
+                return True
+
+
+def _print_wrapped(text: str, prefix: str) -> None:
+    for line in _wrap(text, prefix):
+        print(line)
+    sys.stdout.flush()
+
+
+class Printer:
+    """Turns the runner's events into plain lines."""
+
+    def __init__(self, journal: Journal):
+        self.journal = journal
+        self.total = 0
+
+    def line(self, text: str) -> None:
+        print(text, flush=True)
+
+    def event(self, event: object) -> None:
+        """The runner's ``on_event``: one handler per event type (by name: the runner loads lazily)."""
+        handler = {
+            "PlaybookStarted": self.started, "StepEvent": self.step, "CommandStarted": self.command_started,
+            "CommandOutput": self.command_output, "CommandEnded": self.command_ended, "GuardRefused": self.refused,
+            "Overridden": self.overridden, "Waiting": self.waiting, "VerdictChanged": self.verdict,
+            "PlaybookFinished": self.finished,
+        }.get(type(event).__name__)
+        if handler is not None:
+            handler(event)
+        sys.stdout.flush()
+
+    def started(self, e: PlaybookStarted) -> None:
+        self.total = len(e.playbook.steps)
+        targets = ", ".join(f"{k}={', '.join(v) if isinstance(v, tuple) else v or '-'}" for k, v in e.bindings.items())
+        resumed = f", resuming at step {e.resumed_at + 1}" if e.resumed_at is not None else ""
+        self.line(f"\nplaybook {e.playbook.id}: {e.playbook.title} (pool {e.pool}, run {e.run}{resumed})")
+        self.line(f"  targets: {targets}")
+
+    def step(self, e: StepEvent) -> None:
+        n = e.notice
+        head = f"step {n.index + 1}/{e.total}: {n.title}"
+        if n.kind == "step-started":
+            self.line(f"\n{head}")
+            _print_wrapped(n.detail, "  why: ")
+        elif n.kind == "step-skipped":
+            self.line(f"\n{head}: skipped ({n.detail})")
+        elif n.kind == "step-resumed":
+            self.line(f"\n{head}: resumed ({n.detail})")
+        elif n.kind == "step-done":
+            self.line(f"  ok: {n.detail}")
+        elif n.kind == "fact":
+            self.line(f"  learned: {n.detail}")
+
+    def command_started(self, e: CommandStarted) -> None:
+        where = f"{e.host} ({e.address})" if e.address else e.host
+        change = "" if e.changes_pool else " [read-only]"
+        self.line(f"  $ on {where}: {e.command}{change}")
+
+    def command_output(self, e: CommandOutput) -> None:
+        self.line(f"  | {e.line}")
+
+    def command_ended(self, e: CommandEnded) -> None:
+        if e.error:
+            self.line(f"  failed: {e.error} ({e.seconds:g} s)")
+        elif e.deadline_hit:
+            self.line(f"  timed out ({e.seconds:g} s)")
+        else:
+            self.line(f"  exit {e.exit_status} ({e.seconds:g} s)")
+
+    def refused(self, e: GuardRefused) -> None:
+        _print_wrapped(f"REFUSED `{e.command}` on {e.host}: {e.refusal.reason}", "  ")
+        _print_wrapped(f"instead: {e.refusal.instead}", "  ")
+
+    def overridden(self, e: Overridden) -> None:
+        if e.accepted:
+            self.line(f"  override accepted for {e.host} (reason journaled: {e.reason})")
+        else:
+            self.line("  override not accepted: it needs the exact host name and a reason")
+
+    def waiting(self, e: Waiting) -> None:
+        _print_wrapped(f"waiting up to {e.seconds_left:.0f} s for: {e.expect} (now: {e.detail})", "  ")
+
+    def verdict(self, e: VerdictChanged) -> None:
+        _print_wrapped(f"verdict: {e.verdict.title}: {e.summary}", "  ")
+
+    def finished(self, e: PlaybookFinished) -> None:
+        f: Finished = e.finished
+        label = {"done": "DONE", "healthy": "NOTHING TO DO", "incomplete": "INCOMPLETE",
+                 "stopped": "STOPPED", "not-applicable": "NOT APPLICABLE"}.get(f.outcome, f.outcome.upper())
+        self.line("")
+        _print_wrapped(f"{label}: {f.reason}", "")
+        if f.advice:
+            _print_wrapped(f"next: {f.advice}", "")
+        self.line(f"journal: {self.journal.path}")
+

@@ -1,0 +1,500 @@
+"""Running a playbook for real: the engine's decisions carried out over SSH.
+
+The runner owns no UI. It asks an :class:`Operator` (a terminal prompt, or the
+console's dialogs) whenever a person must decide, and reports everything it does
+as events to ``on_event`` so any front end can draw it. Everything it sees and
+does is journaled as it happens.
+
+:class:`CommandGate` is the single path for a command that may change a pool:
+the guards decide, the operator confirms (``--yes`` confirms for them) or, on a
+refusal, may override by typing the protected host's name and a reason; then the
+command runs under ``timeout -k`` and its output streams to the journal line by
+line. The console's ``xe`` prompt uses the same gate, so a command typed by hand
+meets the same policy as a playbook step.
+
+Verification never sleeps and hopes: while the engine waits for a condition the
+watcher probes every host every :data:`WAIT_INTERVAL` seconds (woken at once
+after each command), and the engine re-decides on each new observation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Mapping, Protocol, Sequence
+
+from poolterm import guards
+from poolterm.diagnosis import diagnose
+from poolterm.journal import Journal, ResumePoint
+from poolterm.model import Diagnosis, Observation, Verdict
+from poolterm.playbooks import Playbook
+from poolterm.playbooks.conditions import PoolView, known_uuids
+from poolterm.playbooks.engine import (
+    AskOperator,
+    CommandResult,
+    Engine,
+    Finished,
+    Notice,
+    Plan,
+    RunCommand,
+    Timing,
+    Wait,
+    plan,
+    resume_at,
+)
+from poolterm.ssh import Connections, HostUnavailable
+
+#: Seconds between probe rounds while a step waits for what it expects.
+WAIT_INTERVAL = 0.5
+#: Seconds above a command's own `timeout -k` before the SSH channel is torn down.
+COMMAND_SLACK = 5.0
+#: Lines of output kept for the engine's stop reason.
+OUTPUT_KEEP = 20
+#: Seconds a diagnosis is reused: a round of a large pool publishes one observation per host, and
+#: diagnosing the whole pool on each of them would cost O(hosts²) per round.
+VIEW_REUSE = 0.1
+
+
+# --------------------------------------------------------------------------- events (for any UI)
+
+
+@dataclass(frozen=True)
+class PlaybookStarted:
+    run: str
+    playbook: Playbook
+    pool: str
+    bindings: dict
+    resumed_at: int | None = None  # the step index a resumed run starts from
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    notice: Notice
+    total: int
+
+
+@dataclass(frozen=True)
+class CommandStarted:
+    id: str
+    host: str
+    address: str
+    command: str
+    changes_pool: bool
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    id: str
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class CommandEnded:
+    id: str
+    exit_status: int | None
+    seconds: float
+    error: str = ""
+    deadline_hit: bool = False
+
+
+@dataclass(frozen=True)
+class GuardRefused:
+    refusal: guards.Refuse
+    host: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Overridden:
+    host: str
+    reason: str
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    index: int
+    expect: str
+    seconds_left: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerdictChanged:
+    pool: str
+    verdict: Verdict
+    master: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class PlaybookFinished:
+    run: str
+    finished: Finished
+
+
+Event = (PlaybookStarted | StepEvent | CommandStarted | CommandOutput | CommandEnded | GuardRefused | Overridden
+         | Waiting | VerdictChanged | PlaybookFinished)
+
+
+# --------------------------------------------------------------------------- the operator
+
+
+@dataclass(frozen=True)
+class ConfirmRequest:
+    host: str
+    command: str
+    text: str  # the guard's confirmation text: exact command, target, effect
+
+
+@dataclass(frozen=True)
+class OverrideRequest:
+    refusal: guards.Refuse
+    host: str
+    command: str
+
+
+class Operator(Protocol):
+    """Where decisions a person must make are asked."""
+
+    async def confirm(self, request: ConfirmRequest) -> bool: ...
+
+    async def override(self, request: OverrideRequest) -> tuple[str, str] | None: ...
+
+    async def manual(self, request: AskOperator) -> bool: ...
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+@dataclass(frozen=True)
+class GateResult:
+    sent: bool
+    result: CommandResult | None = None
+    refusal: guards.Refuse | None = None
+    declined: bool = False
+
+
+class CommandGate:
+    """Guards, confirmation, journal, run: every pool-changing command goes through here."""
+
+    def __init__(self, connections: Connections, journal: Journal, operator: Operator, *, read_only: bool,
+                 assume_yes: bool, addresses: Mapping[str, str] | None = None,
+                 emit: Callable[[object], None] = lambda event: None):
+        self.connections = connections
+        self.addresses = dict(addresses or {})
+        self.journal = journal
+        self.operator = operator
+        self.read_only = read_only
+        self.assume_yes = assume_yes
+        self.emit = emit
+
+    async def run(self, host: str, command: str, remote: str, *, argv: Sequence[str], timeout: float,
+                  diagnosis: Callable[[], Diagnosis], facts: Callable[[], guards.Facts],
+                  context: dict | None = None) -> GateResult:
+        """Decide, ask, run. ``diagnosis`` and ``facts`` are read again right before sending."""
+        context = context or {}
+        decision = guards.decide(argv, host, diagnosis(), read_only=self.read_only, facts=facts())
+        overridden = False
+        if isinstance(decision, guards.Refuse):
+            if not await self._overridden(decision, host, command, context):
+                return GateResult(False, refusal=decision)
+            overridden = True
+        elif isinstance(decision, guards.Confirm):
+            if not await self._confirmed(decision, host, command, context):
+                return GateResult(False, declined=True)
+        if not overridden:
+            # The pool may have changed while the operator read the question.
+            again = guards.decide(argv, host, diagnosis(), read_only=self.read_only, facts=facts())
+            if isinstance(again, guards.Refuse) and not await self._overridden(again, host, command, context):
+                return GateResult(False, refusal=again)
+        return GateResult(True, await self.execute(host, command, remote, timeout=timeout, context=context,
+                                                    changes_pool=not isinstance(decision, guards.Allow)))
+
+    async def _confirmed(self, decision: guards.Confirm, host: str, command: str, context: dict) -> bool:
+        if self.assume_yes:
+            answer, by = True, "--yes"
+        else:
+            answer, by = await self.operator.confirm(ConfirmRequest(host, command, decision.text)), "operator"
+        self.journal.write("confirm", host=host, command=command, text=decision.text, answer=answer, by=by,
+                           operator=self.journal.operator, **context)
+        return answer
+
+    async def _overridden(self, refusal: guards.Refuse, host: str, command: str, context: dict) -> bool:
+        self.journal.write("refused", host=host, command=command, rule=refusal.rule, reason=refusal.reason,
+                           instead=refusal.instead, protects=refusal.host, operator=self.journal.operator,
+                           **context)
+        self.emit(GuardRefused(refusal, host, command))
+        if not refusal.overridable:
+            return False
+        answer = await self.operator.override(OverrideRequest(refusal, host, command))
+        if answer is None:
+            return False
+        typed, reason = answer
+        accepted = guards.accepts_override(refusal, typed, reason)
+        self.journal.write("override", host=host, command=command, rule=refusal.rule, typed=typed,
+                           reason=reason, accepted=accepted, operator=self.journal.operator, **context)
+        self.emit(Overridden(refusal.host, reason, accepted))
+        return accepted
+
+    async def execute(self, host: str, command: str, remote: str, *, timeout: float, context: dict,
+                      changes_pool: bool) -> CommandResult:
+        """Run an already-allowed command, streaming its output to the journal and the events."""
+        loop = asyncio.get_running_loop()
+        command_id = self.journal.command_id()
+        address = self.addresses.get(host, "")
+        self.journal.write("command-start", id=command_id, host=host, command=command, remote=remote,
+                           changes_pool=changes_pool, operator=self.journal.operator, **context)
+        self.emit(CommandStarted(command_id, host, address, command, changes_pool))
+        started = loop.time()
+        output: list[str] = []
+
+        def on_line(stream: str, line: str) -> None:
+            output.append(line)
+            del output[:-OUTPUT_KEEP]
+            self.journal.write("output", id=command_id, stream=stream, line=line)
+            self.emit(CommandOutput(command_id, stream, line))
+
+        try:
+            ran = await self.connections.run(host, remote, deadline=timeout + COMMAND_SLACK, on_line=on_line)
+            result = CommandResult(ran.exit_status, tuple(output), deadline_hit=ran.deadline_hit)
+        except HostUnavailable as exc:
+            result = CommandResult(None, tuple(output), error=f"{exc.reach.value}: {exc.detail}")
+        seconds = round(loop.time() - started, 3)
+        self.journal.write("command-end", id=command_id, host=host, exit_status=result.exit_status,
+                           deadline_hit=result.deadline_hit, error=result.error, seconds=seconds, **context)
+        self.emit(CommandEnded(command_id, result.exit_status, seconds, result.error, result.deadline_hit))
+        return result
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+class PlaybookRunner:
+    """Drives one playbook on one pool: observe, decide, guard, run, verify, journal."""
+
+    def __init__(self, *, pool, connections: Connections, journal: Journal, operator: Operator,
+                 timing: Timing = Timing(), read_only: bool = False, assume_yes: bool = False,
+                 on_event: Callable[[object], None] | None = None):
+        self.pool = pool  # config.Pool: name and hosts
+        self.connections = connections
+        self.journal = journal
+        self.operator = operator
+        self.timing = timing
+        self.watcher = None
+        self._emit = on_event or (lambda event: None)
+        self.gate = CommandGate(connections, journal, operator, read_only=read_only, assume_yes=assume_yes,
+                                addresses={h.name: h.address for h in pool.hosts}, emit=self._emit)
+        self._names = {h.name for h in pool.hosts}
+        self._seen: set[str] = set()
+        self._listeners: set[asyncio.Event] = set()
+        self._verdict: Verdict | None = None
+        self._base_interval: float | None = None
+        self._engine: Engine | None = None
+        self._tracker: asyncio.Task | None = None
+        self._view: tuple[float, PoolView] | None = None  # (when, view): the latest diagnosis
+
+    def attach(self, watcher) -> None:
+        """The watcher whose observations this runner judges (its ``publish`` must call :meth:`observed`)."""
+        self.watcher = watcher
+        self._base_interval = watcher.interval
+
+    def observed(self, obs: Observation) -> None:
+        """The watcher's publish callback."""
+        if obs.host in self._names and obs.complete:
+            self._seen.add(obs.host)
+            for event in self._listeners:
+                event.set()
+
+    # ---- observing -------------------------------------------------------------------
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def diagnosis(self) -> Diagnosis:
+        return diagnose([self.pool], self.watcher.observations, self.now())
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine of the playbook being run: its ``statuses`` and ``index`` are the progress to show."""
+        return self._engine
+
+    def view(self) -> PoolView:
+        """The pool now; a verdict change is journaled the moment it is first seen."""
+        now = self.now()
+        if self._view is not None and now - self._view[0] < VIEW_REUSE:
+            return self._view[1]
+        pool = self.diagnosis().pools[0]
+        if pool.verdict is not self._verdict and self._seen >= self._names:
+            self._verdict = pool.verdict
+            self.journal.write("verdict", pool=pool.name, verdict=pool.verdict.value,
+                               severity=pool.verdict.severity.value, master=pool.master, summary=pool.summary)
+            self._emit(VerdictChanged(pool.name, pool.verdict, pool.master, pool.summary))
+        view = PoolView(pool, dict(self.watcher.observations))
+        self._view = (now, view)
+        return view
+
+    def facts(self) -> guards.Facts:
+        engine = self._engine
+        ha = engine.facts.get("ha-enabled") if engine else None
+        return guards.Facts(uuids=known_uuids(self.watcher.observations),
+                            powered_off=frozenset(engine.powered_off) if engine else frozenset(),
+                            ha_enabled=ha.value if ha is not None else None)  # type: ignore[arg-type]
+
+    async def observe(self, timeout: float) -> PoolView:
+        """One complete round on every host of the pool (or as much as arrives within ``timeout``)."""
+        self._start_tracking()
+        self.watcher.wake()
+        deadline = self.now() + timeout
+        while not self._seen >= self._names and self.now() < deadline:
+            await self._next_observation(deadline)
+        self._seen |= self._names  # what did not answer in time counts as seen: unreachable
+        self._view = None
+        return self.view()
+
+    def _start_tracking(self) -> None:
+        if self._tracker is None:
+            self._tracker = asyncio.create_task(self._track(), name="playbook-verdicts")
+
+    async def _track(self) -> None:
+        """Journal verdict changes while the runner itself is busy (a prompt, a long command)."""
+        while True:
+            await self._next_observation(None)
+            self.view()
+
+    async def _next_observation(self, deadline: float | None) -> None:
+        """Until the next complete observation of a host of the pool, or the deadline."""
+        event = asyncio.Event()
+        self._listeners.add(event)
+        try:
+            async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.now())):
+                await event.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._listeners.discard(event)
+
+    async def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.cancel()
+            await asyncio.gather(self._tracker, return_exceptions=True)
+            self._tracker = None
+        self._normal_pace()
+
+    # ---- running -----------------------------------------------------------------------
+    async def run(self, playbook: Playbook, *, target: str | None = None,
+                  resume: ResumePoint | None = None, observe_timeout: float = 30.0) -> Finished:
+        if not self._seen >= self._names:
+            await self.observe(observe_timeout)
+        view = self.view()
+        run_id = resume.run if resume else uuid.uuid4().hex[:12]
+        if resume is not None:
+            engine = self._resumed(playbook, resume)
+        else:
+            planned = plan(playbook, view, target)
+            self.journal.write("playbook-start", run=run_id, playbook=playbook.id, pool=self.pool.name,
+                               target=target, bindings=_jsonable(planned.bindings) if isinstance(planned, Plan)
+                               else {}, operator=self.journal.operator, verdict=view.verdict.value)
+            if isinstance(planned, Finished):
+                return self._finish(run_id, planned)
+            engine = Engine(playbook, planned.bindings, self.timing, now=self.now())
+        self._engine = engine
+        self._emit(PlaybookStarted(run_id, playbook, self.pool.name, dict(engine.bindings),
+                                   engine.index if resume else None))
+        try:
+            return await self._drive(engine, run_id)
+        finally:
+            self._normal_pace()
+
+    def _resumed(self, playbook: Playbook, point: ResumePoint) -> Engine:
+        bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
+        at = resume_at(playbook, list(point.completed), point.acted)
+        self.journal.write("playbook-resume", run=point.run, playbook=playbook.id, pool=self.pool.name,
+                           index=at.index, step=playbook.steps[at.index].id if at.index < len(playbook.steps)
+                           else None, acted=at.acted, operator=self.journal.operator)
+        return Engine(playbook, bindings, self.timing, start=at.index, acted=at.acted,
+                      powered_off=frozenset(point.powered_off), now=self.now())
+
+    async def _drive(self, engine: Engine, run_id: str) -> Finished:
+        shown = ""
+        while True:
+            action = engine.decide(self.view(), self.now())
+            self._notices(engine, run_id)
+            if isinstance(action, Finished):
+                return self._finish(run_id, action)
+            if isinstance(action, Wait):
+                if action.detail != shown:
+                    shown = action.detail
+                    self._emit(Waiting(action.index, action.expect, max(0.0, action.deadline - self.now()),
+                                       action.detail))
+                await self._changed(action.deadline + 0.01)
+                continue
+            self._normal_pace()
+            if isinstance(action, RunCommand):
+                await self._command(engine, action, run_id)
+            else:
+                await self._manual(engine, action, run_id)
+
+    async def _command(self, engine: Engine, action: RunCommand, run_id: str) -> None:
+        context = {"run": run_id, "step": action.step.id, "index": action.index}
+        if action.query:
+            context["query"] = action.query
+        outcome = await self.gate.run(action.host, action.command, action.remote, argv=action.argv,
+                                      timeout=action.timeout, diagnosis=self.diagnosis, facts=self.facts,
+                                      context=context)
+        if outcome.refusal is not None:
+            engine.stop(f"Step {action.index + 1} ({engine.render(action.step.title)}): refused: "
+                        f"{outcome.refusal.reason}", outcome.refusal.instead)
+        elif outcome.declined:
+            engine.operator_stopped(f"the operator chose not to run `{action.command}`.")
+        else:
+            engine.command_finished(outcome.result, self.now())  # type: ignore[arg-type]
+            self._fast_pace()
+
+    async def _manual(self, engine: Engine, action: AskOperator, run_id: str) -> None:
+        self.journal.write("manual-ask", run=run_id, step=action.step.id, index=action.index, text=action.text)
+        done = await self.operator.manual(action)
+        if done:
+            engine.operator_done(self.now())
+            self._fast_pace()
+        else:
+            engine.operator_stopped()
+        self.journal.write("manual", run=run_id, step=action.step.id, index=action.index,
+                           answer="done" if done else "stop", operator=self.journal.operator,
+                           powered_off=sorted(engine.powered_off) if done else [])
+
+    def _notices(self, engine: Engine, run_id: str) -> None:
+        status = {"step-started": "started", "step-skipped": "skipped", "step-done": "done",
+                  "step-resumed": "resumed", "fact": "fact"}
+        for notice in engine.drain():
+            self.journal.write("step", run=run_id, index=notice.index, step=notice.step_id, title=notice.title,
+                               status=status[notice.kind], detail=notice.detail, host=notice.host)
+            self._emit(StepEvent(notice, len(engine.playbook.steps)))
+
+    def _finish(self, run_id: str, finished: Finished) -> Finished:
+        self.journal.write("playbook-end", run=run_id, outcome=finished.outcome, reason=finished.reason,
+                           advice=finished.advice, index=finished.index)
+        self._emit(PlaybookFinished(run_id, finished))
+        return finished
+
+    # ---- pacing the probes while waiting ---------------------------------------------------
+    def _fast_pace(self) -> None:
+        """Probe every host now and often: a change was just made, its effect should show soon."""
+        if self.watcher is not None:
+            self.watcher.interval = min(self._base_interval or WAIT_INTERVAL, WAIT_INTERVAL)
+            self.watcher.wake()
+
+    def _normal_pace(self) -> None:
+        if self.watcher is not None and self._base_interval is not None:
+            self.watcher.interval = self._base_interval
+
+    async def _changed(self, deadline: float) -> None:
+        """Probe fast, and return at the next complete observation or at the deadline."""
+        if self.watcher.interval > WAIT_INTERVAL:
+            self._fast_pace()
+        await self._next_observation(deadline)
+
+
+def _jsonable(bindings) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in bindings.items()}

@@ -1,0 +1,365 @@
+"""The guard rails, table-driven over diagnoses built from plain observations.
+
+The pool states are built the way the probe reports them (pool.conf, the
+forwarded xe call and who answered it, the master's database) and diagnosed by
+the real :func:`poolterm.diagnosis.diagnose`, so each rule is checked against
+the verdicts it will meet in an incident. The builders are shared with the
+engine's tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from poolterm import guards
+from poolterm.diagnosis import diagnose
+from poolterm.guards import Allow, Confirm, Facts, Refuse, accepts_override, decide
+from poolterm.model import DbHost, Diagnosis, Observation, Reach, Verdict, XeCall
+
+NOW = 1000.0
+NAMES = [f"plot{i}" for i in range(1, 5)]
+ADDRESS = {name: f"10.0.0.{10 + i}" for i, name in enumerate(NAMES, 1)}
+UUID = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate(NAMES, 1)}
+SECRET = "a" * 64
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    hosts: tuple[Host, ...]
+
+
+POOL = Pool("lab", tuple(Host(n, ADDRESS[n]) for n in NAMES))
+
+
+def slave_of(master: str) -> str:
+    return f"slave:{ADDRESS[master]}"
+
+
+def up(name: str, conf: str, *, answered_by: str | None = None, xe: str = "answered", code: str | None = None,
+       emergency: bool = False, db: tuple[str, ...] | None = None, service: str = "active") -> Observation:
+    """A host that answers SSH. ``answered_by``: whose uuid its forwarded pool-list returned."""
+    if db is not None:
+        call = XeCall("answered", "db")
+    elif xe == "answered":
+        call = XeCall("answered", UUID[answered_by] if answered_by else "")
+    else:
+        call = XeCall(xe, "", code)
+    return Observation(
+        host=name, at=NOW, reach=Reach.CONNECTED, pool_conf=conf, uuid=UUID[name], init_complete=not emergency,
+        xapi_service=service, emergency_flag=emergency, secret_hash=SECRET, xe=call,
+        pool_master_uuid=UUID[answered_by] if answered_by and db is None and xe == "answered" else None,
+        db_hosts=tuple(DbHost(UUID[h], h, ADDRESS[h], True, True) for h in db) if db is not None else None,
+        last_seen=NOW, complete=True)
+
+
+def down(name: str, reach: Reach = Reach.REFUSED, was: str | None = None) -> Observation:
+    """A host SSH does not reach; ``was``: the pool.conf it had when last seen."""
+    stale = up(name, was) if was is not None else None
+    return Observation(host=name, at=NOW, reach=reach, reach_detail="test", last_seen=NOW - 20 if stale else None,
+                       complete=True, stale=stale)
+
+
+def master(name: str, members: tuple[str, ...] = tuple(NAMES)) -> Observation:
+    return up(name, "master", db=members)
+
+
+def follower(name: str, of: str) -> Observation:
+    return up(name, slave_of(of), answered_by=of)
+
+
+def observe(*observations: Observation) -> dict[str, Observation]:
+    return {o.host: o for o in observations}
+
+
+def diagnosed(observations: dict[str, Observation]) -> Diagnosis:
+    return diagnose([POOL], observations, NOW)
+
+
+# ---- the pool states of the field notes -------------------------------------------------
+
+
+def healthy() -> dict[str, Observation]:
+    return observe(master("plot1"), *(follower(n, "plot1") for n in NAMES[1:]))
+
+
+def master_lost() -> dict[str, Observation]:
+    """plot1 shut down; the slaves' forwarded xe hangs."""
+    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[1:]]
+    return observe(down("plot1", Reach.REFUSED, was="master"), *hung)
+
+
+def promoted() -> dict[str, Observation]:
+    """plot2 is master now; the others still point at the lost plot1."""
+    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[2:]]
+    return observe(down("plot1", was="master"), master("plot2"), *hung)
+
+
+def recovered_old_master_down() -> dict[str, Observation]:
+    return observe(down("plot1", was="master"), master("plot2"), *(follower(n, "plot2") for n in NAMES[2:]))
+
+
+def split_brain() -> dict[str, Observation]:
+    """plot1 came back still master (cable in); plot2, plot3 and plot4 follow plot2."""
+    return observe(master("plot1"), master("plot2"), follower("plot3", "plot2"), follower("plot4", "plot2"))
+
+
+def cut_off(name: str = "plot4") -> dict[str, Observation]:
+    """One slave's cable is out: it does not answer, it was a slave when last seen."""
+    state = healthy()
+    state[name] = down(name, Reach.TIMEOUT, was=slave_of("plot1"))
+    return state
+
+
+def forgotten(name: str = "plot3") -> dict[str, Observation]:
+    members = tuple(n for n in NAMES if n != name)
+    state = observe(master("plot1", members), *(follower(n, "plot1") for n in members[1:]))
+    state[name] = up(name, slave_of("plot1"), xe="failed", code="HOST_UNKNOWN_TO_MASTER", emergency=True)
+    return state
+
+
+FACTS = Facts(uuids=dict(UUID))
+
+
+# ---- read-only and --read-only -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["xe", "host-list", "params=uuid", "--minimal"],
+    ["xe", "pool-list", "params=master", "--minimal"],
+    ["cat", "/etc/xensource/pool.conf"],
+    ["systemctl", "is-active", "xapi"],
+])
+def test_queries_are_allowed_even_read_only(argv):
+    assert isinstance(decide(argv, "plot2", diagnosed(master_lost()), read_only=True), Allow)
+
+
+@pytest.mark.parametrize("argv", [
+    ["xe", "host-disable", f"uuid={UUID['plot3']}"],
+    ["xe", "pool-recover-slaves"],
+    ["xe", "host-list", "--force"],  # an unknown flag makes even a list command a change
+    ["xe-toolstack-restart"],
+    ["systemctl", "restart", "xapi"],
+])
+def test_read_only_refuses_every_change_and_cannot_be_overridden(argv):
+    decision = decide(argv, "plot1", diagnosed(healthy()), read_only=True, facts=FACTS)
+    assert isinstance(decision, Refuse) and decision.rule == "read-only"
+    assert not decision.overridable
+    assert not accepts_override(decision, "plot1", "I know what I am doing")
+
+
+def test_an_ordinary_change_is_confirmed_with_command_target_and_effect():
+    decision = decide(["xe", "host-disable", f"uuid={UUID['plot3']}"], "plot1", diagnosed(healthy()),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Confirm)
+    assert f"On plot1 ({ADDRESS['plot1']}): xe host-disable uuid={UUID['plot3']}." in decision.text
+    assert "accepts no new VMs" in decision.text
+
+
+def test_an_unknown_command_is_a_change():
+    decision = decide(["xe", "vm-destroy", "uuid=x"], "plot1", diagnosed(healthy()), read_only=False)
+    assert isinstance(decision, Confirm) and guards.GENERIC_EFFECT in decision.text
+
+
+def test_a_host_outside_the_inventory_is_refused():
+    decision = decide(["xe", "pool-recover-slaves"], "plot9", diagnosed(healthy()), read_only=False)
+    assert isinstance(decision, Refuse) and decision.rule == "unknown-host"
+
+
+# ---- pool-emergency-transition-to-master ---------------------------------------------------
+
+
+def test_promotion_refused_while_another_reachable_host_is_a_working_master():
+    decision = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(healthy()),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Refuse) and decision.rule == "second-master"
+    assert "plot1 is reachable and is a working master" in decision.reason
+    assert "split brain" in decision.reason
+    assert "pool-recover-slaves on plot1" in decision.instead and "planned-handover" in decision.instead
+    assert decision.host == "plot2"
+
+
+def test_promotion_after_the_master_is_lost_is_confirmed_with_the_stale_master_warning():
+    decision = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(master_lost()),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Confirm)
+    assert "plot1 was master when last seen" in decision.text
+
+
+def test_promotion_while_the_master_is_reachable_but_hung_warns():
+    state = healthy()
+    state["plot1"] = up("plot1", "master", xe="hung")
+    decision = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(state),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Confirm) and "restart its toolstack" in decision.text
+
+
+# ---- pool-recover-slaves ----------------------------------------------------------------------
+
+
+def test_recover_slaves_only_on_the_true_master_of_a_split_brain():
+    diagnosis = diagnosed(split_brain())
+    assert diagnosis.verdict is Verdict.SPLIT_BRAIN and diagnosis.pools[0].master == "plot2"
+    wrong = decide(["xe", "pool-recover-slaves"], "plot1", diagnosis, read_only=False, facts=FACTS)
+    assert isinstance(wrong, Refuse) and wrong.rule == "not-true-master"
+    assert "plot1 is not the true master (plot2 is: 2 reachable slaves follow it, 0 follow plot1)" in wrong.reason
+    assert wrong.instead.startswith("Run pool-recover-slaves on plot2 only")
+    right = decide(["xe", "pool-recover-slaves"], "plot2", diagnosis, read_only=False, facts=FACTS)
+    assert isinstance(right, Confirm)
+
+
+def test_recover_slaves_refused_before_any_master_answers():
+    decision = decide(["xe", "pool-recover-slaves"], "plot2", diagnosed(master_lost()), read_only=False)
+    assert isinstance(decision, Refuse) and "No host is a confirmed working master" in decision.reason
+
+
+def test_recover_slaves_allowed_on_the_new_master_of_orphans():
+    diagnosis = diagnosed(promoted())
+    assert diagnosis.verdict is Verdict.ORPHANED_SLAVES
+    assert isinstance(decide(["xe", "pool-recover-slaves"], "plot2", diagnosis, read_only=False), Confirm)
+
+
+def test_recover_slaves_refused_when_two_masters_have_as_many_followers():
+    state = observe(master("plot1"), master("plot2"), follower("plot3", "plot1"), follower("plot4", "plot2"))
+    decision = decide(["xe", "pool-recover-slaves"], "plot1", diagnosed(state), read_only=False)
+    assert isinstance(decision, Refuse)
+    assert decision.rule in ("ambiguous-master", "not-true-master")
+    other = "plot2" if decision.rule == "not-true-master" else "plot1"
+    assert isinstance(decide(["xe", "pool-recover-slaves"], other, diagnosed(state), read_only=False), Refuse)
+
+
+# ---- host-forget ---------------------------------------------------------------------------------
+
+
+def test_forget_refused_for_a_host_that_is_only_unreachable():
+    decision = decide(["xe", "host-forget", f"uuid={UUID['plot4']}"], "plot1", diagnosed(cut_off()),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Refuse) and decision.rule == "forget-not-off"
+    assert "unreachable is not off" in decision.reason
+    assert "Power plot4 off through its BMC" in decision.instead
+    assert decision.host == "plot4"  # an override must name the host being forgotten
+
+
+def test_forget_confirmed_once_the_operator_confirmed_it_powered_off():
+    facts = Facts(uuids=dict(UUID), powered_off=frozenset({"plot4"}))
+    decision = decide(["xe", "host-forget", f"uuid={UUID['plot4']}", "--force"], "plot1", diagnosed(cut_off()),
+                      read_only=False, facts=facts)
+    assert isinstance(decision, Confirm) and "must be reinstalled" in decision.text
+
+
+@pytest.mark.parametrize("uuid, rule", [(UUID["plot3"], "forget-running"),
+                                         (UUID["plot1"], "forget-master"),
+                                         ("11111111-2222-4333-8444-555555555555", "forget-unknown")])
+def test_forget_refused_for_running_master_or_unknown_hosts(uuid, rule):
+    facts = Facts(uuids=dict(UUID), powered_off=frozenset(NAMES))
+    decision = decide(["xe", "host-forget", f"uuid={uuid}"], "plot1", diagnosed(cut_off()), read_only=False,
+                      facts=facts)
+    assert isinstance(decision, Refuse) and decision.rule == rule
+
+
+# ---- host-shutdown / host-reboot -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["host-shutdown", "host-reboot"])
+@pytest.mark.parametrize("selector", [f"uuid={UUID['plot1']}", "name-label=plot1", f"address={ADDRESS['plot1']}",
+                                      "host=plot1"])
+def test_power_of_the_master_refused_without_a_handover(command, selector):
+    decision = decide(["xe", command, selector], "plot2", diagnosed(healthy()), read_only=False, facts=FACTS)
+    assert isinstance(decision, Refuse) and decision.rule == "master-power"
+    assert "planned-handover" in decision.instead and decision.host == "plot1"
+
+
+def test_power_of_a_slave_is_confirmed_and_of_every_host_refused():
+    slave = decide(["xe", "host-shutdown", f"uuid={UUID['plot3']}"], "plot1", diagnosed(healthy()),
+                   read_only=False, facts=FACTS)
+    assert isinstance(slave, Confirm)
+    everyone = decide(["xe", "host-reboot"], "plot1", diagnosed(healthy()), read_only=False, facts=FACTS)
+    assert isinstance(everyone, Refuse) and everyone.rule == "power-selector"
+    multiple = decide(["xe", "host-shutdown", "enabled=true", "--multiple"], "plot1", diagnosed(healthy()),
+                      read_only=False, facts=FACTS)
+    assert isinstance(multiple, Refuse) and multiple.rule == "power-selector"
+
+
+def test_after_a_handover_the_old_master_may_be_shut_down():
+    state = observe(master("plot2"), follower("plot1", "plot2"), follower("plot3", "plot2"), follower("plot4", "plot2"))
+    decision = decide(["xe", "host-shutdown", f"uuid={UUID['plot1']}"], "plot2", diagnosed(state),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Confirm)
+
+
+# ---- the other pool-changing commands ------------------------------------------------------------
+
+
+def test_reset_master_must_point_at_the_working_master():
+    diagnosis = diagnosed(healthy())
+    wrong = decide(["xe", "pool-emergency-reset-master", f"master-address={ADDRESS['plot2']}"], "plot3",
+                   diagnosis, read_only=False)
+    assert isinstance(wrong, Refuse) and wrong.rule == "reset-wrong-master"
+    assert f"master-address={ADDRESS['plot1']}" in wrong.instead
+    demote = decide(["xe", "pool-emergency-reset-master", f"master-address={ADDRESS['plot2']}"], "plot1",
+                    diagnosis, read_only=False)
+    assert isinstance(demote, Refuse) and demote.rule == "reset-master-itself"
+    right = decide(["xe", "pool-emergency-reset-master", f"master-address={ADDRESS['plot1']}"], "plot3",
+                   diagnosis, read_only=False)
+    assert isinstance(right, Confirm)
+
+
+def test_designate_needs_every_host_up_and_ha_off():
+    command = ["xe", "pool-designate-new-master", f"host-uuid={UUID['plot3']}"]
+    down_host = decide(command, "plot1", diagnosed(cut_off()), read_only=False, facts=FACTS)
+    assert isinstance(down_host, Refuse) and down_host.rule == "designate-host-down"
+    ha = decide(command, "plot1", diagnosed(healthy()), read_only=False,
+                facts=Facts(uuids=dict(UUID), ha_enabled=True))
+    assert isinstance(ha, Refuse) and "HA_IS_ENABLED" in ha.reason
+    unknown_ha = decide(command, "plot1", diagnosed(healthy()), read_only=False, facts=FACTS)
+    assert isinstance(unknown_ha, Confirm) and "HA state unknown" in unknown_ha.text
+    ok = decide(command, "plot1", diagnosed(healthy()), read_only=False,
+                facts=Facts(uuids=dict(UUID), ha_enabled=False))
+    assert isinstance(ok, Confirm) and "Warning" not in ok.text
+
+
+def test_toolstack_restart_refused_under_ha():
+    decision = decide(["xe-toolstack-restart"], "plot1", diagnosed(healthy()), read_only=False,
+                      facts=Facts(ha_enabled=True))
+    assert isinstance(decision, Refuse) and "fences" in decision.reason
+
+
+# ---- overriding ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed, reason, accepted", [
+    ("plot4", "cable cut, host confirmed dead by DC staff", True),
+    ("plot4 ", "  reason with spaces  ", True),
+    ("PLOT4", "the case matters", False),
+    ("plot1", "wrong host", False),
+    ("plot4", "", False),
+    ("plot4", "ok", False),
+    ("", "no name", False),
+])
+def test_override_needs_the_exact_host_name_and_a_reason(typed, reason, accepted):
+    refusal = decide(["xe", "host-forget", f"uuid={UUID['plot4']}"], "plot1", diagnosed(cut_off()),
+                     read_only=False, facts=FACTS)
+    assert isinstance(refusal, Refuse)
+    assert accepts_override(refusal, typed, reason) is accepted
+
+
+def test_every_refusal_says_why_in_one_sentence_and_what_to_do_instead():
+    cases = [
+        (["xe", "pool-emergency-transition-to-master"], "plot2", healthy(), FACTS),
+        (["xe", "pool-recover-slaves"], "plot1", split_brain(), FACTS),
+        (["xe", "host-forget", f"uuid={UUID['plot4']}"], "plot1", cut_off(), FACTS),
+        (["xe", "host-shutdown", f"uuid={UUID['plot1']}"], "plot1", healthy(), FACTS),
+    ]
+    for argv, target, state, facts in cases:
+        decision = decide(argv, target, diagnosed(state), read_only=False, facts=facts)
+        assert isinstance(decision, Refuse), argv
+        assert decision.reason.endswith(".") and decision.reason.count(". ") == 0, decision.reason
+        assert decision.instead and decision.text == f"{decision.reason} {decision.instead}"
