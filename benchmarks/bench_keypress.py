@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import random
 import statistics
@@ -46,6 +47,7 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
     app = PoolApp(inventory, theme="poolterm-dark", own_process=True)
     frames: list[tuple[float, str | None]] = []
     recomputes: list[tuple[float, float]] = []
+    pauses: list[tuple[int, float]] = []
     async with app.run_test(size=SIZE) as pilot:
         record_frames(app, frames)
         timed_recompute(app, recomputes)
@@ -59,11 +61,13 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         streamer = asyncio.create_task(stream_log(app, hosts, log_rate)) if log_rate else None
         await pilot.pause(1.0)  # let streaming and probing reach their steady state
         latencies = []
+        stop_timing_gc = time_gc(pauses)
         measure_started = time.perf_counter()
         for key in itertools.islice(itertools.cycle(("right", "left")), samples):
             latencies.append(await one_key(app, key, frames))
             await asyncio.sleep(random.uniform(0.02, 0.06))
         elapsed = time.perf_counter() - measure_started
+        stop_timing_gc()
         if streamer is not None:
             streamer.cancel()
         probed = app.source.rounds - rounds_before
@@ -74,7 +78,22 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         "probe_rounds_per_s": probed / (elapsed + 1.0),
         "diagnose_ms": [d * 1000 for d, _ in recomputes[-50:]],
         "show_ms": [u * 1000 for _, u in recomputes[-50:]],
+        "full_gc_ms": [d * 1000 for generation, d in pauses if generation == 2],
     }
+
+
+def time_gc(sink: list[tuple[int, float]]):
+    """Record (generation, seconds) of every collection in this process; returns the stop call."""
+    started: list[float] = []
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            sink.append((info["generation"], time.perf_counter() - started[0]))
+
+    gc.callbacks.append(callback)
+    return lambda: gc.callbacks.remove(callback)
 
 
 def record_frames(app, sink: list[tuple[float, str | None]]) -> None:
@@ -156,6 +175,7 @@ def report(result: dict) -> str:
     return (f"{result['hosts']:>6} hosts  p50 {percentile(lat, 50):6.1f} ms  p95 {percentile(lat, 95):6.1f} ms  "
             f"max {max(lat):6.1f} ms  (n={len(lat)})  | diagnosis (thread) {statistics.mean(diagnose):5.1f} ms mean,"
             f" screen update {statistics.mean(show):4.1f} ms mean, {max(show):5.1f} ms max | "
+            f"full GC {len(result['full_gc_ms'])}x, {max(result['full_gc_ms'], default=0):.0f} ms max | "
             f"probes {result['probe_rounds_per_s']:.0f}/s | first verdict after {result['warmup_s']:.1f} s")
 
 

@@ -62,8 +62,8 @@ from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poo
 
 #: Seconds between two diagnoses at most: fast enough to feel live, cheap at 1000 hosts.
 RECOMPUTE_PERIOD = 0.2
-#: Inventories bigger than this are probed from a thread of their own (see source.py).
-PROBE_THREAD_ABOVE = 64
+#: Inventories bigger than this are probed from a process of their own (see source.py).
+PROBE_PROCESS_ABOVE = 64
 #: A diagnosis waits at least this many times the last one's duration after it.
 COST_FACTOR = 4
 #: Collector thresholds once the console runs (Python's defaults: 700, 10, 10): young
@@ -71,10 +71,9 @@ COST_FACTOR = 4
 GC_THRESHOLDS = (10_000, 10, 100)
 #: Seconds a thread may hold the GIL before it is asked to hand it over (default 0.005).
 SWITCH_INTERVAL = 0.001
-#: Seconds between log pane flushes. Each flush costs Textual a layout pass (the Log
-#: widget's virtual size is a layout reactive), so 5 a second keeps keys responsive
-#: while output streams; a person reads no faster.
-LOG_FLUSH = 0.2
+#: Seconds between log pane flushes: output looks live, and a flush (a repaint of the
+#: pane, no layout pass) stays a small share of each second.
+LOG_FLUSH = 0.1
 #: Seconds the side panel waits after the cursor stops before it shows the new host.
 PANEL_DELAY = 0.12
 #: Seconds between checks that the terminal is still there (an SSH session can vanish).
@@ -167,7 +166,7 @@ class PoolApp(App[int]):
             if inventory is None:
                 raise ValueError("PoolApp needs an inventory or a source")
             source = LiveSource(inventory, interval=interval, timeout=timeout,
-                                own_thread=len(inventory.hosts()) > PROBE_THREAD_ABOVE)
+                                probe_process=len(inventory.hosts()) > PROBE_PROCESS_ABOVE)
         self.source = source
         self.settings = settings or Settings()
         self.read_only = read_only
@@ -235,12 +234,9 @@ class PoolApp(App[int]):
             self.notify(f"no theme named {self._requested_theme!r}; using {self.theme}",
                         title="theme", severity="error", timeout=10)
         self._apply_keymap()
-        # The grid is as tall as its lines (up to a share of the screen): when its line
-        # count changes, the layout has to be redone, which the grid does not ask for itself.
-        self.watch(self.grid, "virtual_size", self._grid_lines_changed, init=False)
         self.grid.focus()
         self._badges()
-        self.source.start(self._publish)
+        self.source.start(self._publish, self._probing_failed)
         if self._waiting:
             self.banner.show_waiting(0, len(self.source.host_names))
             # A host that never answers must not keep the verdict away for ever.
@@ -253,10 +249,10 @@ class PoolApp(App[int]):
                         title="demo", timeout=15)
         self._watch_terminal()
 
-    def _grid_lines_changed(self, old, new) -> None:
-        if old.height != new.height:
-            # Deferred: a change made while the screen is being laid out would be lost.
-            self.call_after_refresh(self.grid.refresh, layout=True)
+    def _probing_failed(self, reason: str) -> None:
+        if self._ui_alive():
+            self.log_pane.append(None, "stderr", reason, at=self.clock())
+            self.notify(reason, title="probing stopped", severity="error", timeout=30)
 
     async def on_unmount(self) -> None:
         self._closing = True
@@ -770,7 +766,7 @@ def settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    # The probe and diagnosis threads are CPU-bound; a shorter switch interval hands
+    # The diagnosis thread is CPU-bound; a shorter switch interval hands
     # the GIL back to the screen's thread sooner when a key arrives.
     sys.setswitchinterval(SWITCH_INTERVAL)
 

@@ -444,8 +444,15 @@ class HostGrid(ScrollView, can_focus=True):
         self._layout_width, self._layout_height = width, size.height
         self._order = [name for pool in self._pools for name in pool.shown]
         self._line_cache.clear()
+        grew_or_shrank = len(lines) != self.virtual_size.height
         self.virtual_size = Size(min(width, columns * (CELL_WIDTH + GAP) - GAP), len(lines))
         self.refresh()
+        if grew_or_shrank:
+            # The grid is as tall as its lines (height: auto), so its parent must lay it out
+            # again. Setting virtual_size asks for that, but when this runs inside a layout
+            # pass (resize, first render) Textual drops the request; asked again after the
+            # frame, it is kept.
+            self.call_after_refresh(self.refresh, layout=True)
 
     def on_resize(self, event: events.Resize) -> None:
         if self.size.width != self._layout_width:

@@ -13,10 +13,12 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.content import Content
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Log
@@ -130,8 +132,7 @@ class LogPane(Log):
 
     def _write(self, lines: list[str]) -> None:
         before = len(self.lines)
-        self.write_lines(lines, scroll_end=False)
-        self.writes += 1
+        self._add_lines(lines)
         pruned = before + len(lines) - len(self.lines)
         if pruned:
             self._shift_match(pruned)
@@ -143,6 +144,39 @@ class LogPane(Log):
             # Keep the paused view on the lines being read while old ones drop off the top.
             self.scroll_to(y=max(0, self.scroll_y - pruned), animate=False, immediate=True)
         self._show_badge()
+
+    def _add_lines(self, lines: list[str]) -> None:
+        """``Log.write_lines`` without its layout pass, for lines already split and sanitised.
+
+        ``Log.write_lines`` sets ``virtual_size``, a layout reactive: each flush would
+        lay out the whole screen (20-30 ms at 160x48) though the pane's own size never
+        depends on its lines. Only its scrollbars do, so a layout is asked for only
+        when one of them appears; otherwise the size is stored and the scrollbars
+        are told directly. Widths are measured here too: a few hundred lines cost
+        less than the thread worker ``write_lines`` would start.
+        """
+        start = len(self._lines)
+        self._lines.extend(lines)
+        pruned = self.max_lines is not None and len(self._lines) > self.max_lines
+        if pruned:
+            self._prune_max_lines()
+        process = self._process_line
+        width = max(self._width, max(cell_len(process(line)) for line in lines))
+        old, new = self.virtual_size, Size(width, len(self._lines))
+        region = self.scrollable_content_region
+        if (new.width > region.width) != (old.width > region.width) or (
+                new.height > region.height) != (old.height > region.height):
+            self._width = width
+            self.virtual_size = new
+        else:
+            self._width = width
+            self.set_reactive(Log.virtual_size, new)
+            self._scroll_update(new)
+        self.writes += 1
+        if pruned:
+            self.refresh()  # every line moved up
+        else:
+            self.refresh_lines(start, len(lines))
 
     # ---- follow mode ----------------------------------------------------------
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -176,8 +210,7 @@ class LogPane(Log):
         self.clear()
         lines = [t for h, t in self._ring if host is None or h == host]
         if lines:
-            self.write_lines(lines, scroll_end=False)
-            self.writes += 1
+            self._add_lines(lines)
         self.following = True
         self.scroll_end(animate=False, immediate=True, x_axis=False)
         self._show_badge()

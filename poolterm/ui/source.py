@@ -1,149 +1,151 @@
 """Where the console's diagnosis comes from: live hosts over SSH, or a fixed one.
 
 :class:`LiveSource` owns the jump box's SSH connections and the probe loop; it
-is started from the app's ``on_mount`` so both live on Textual's event loop,
-or, for a big inventory, on an event loop of their own in a thread: a thousand
-hosts' SSH traffic arrives in bursts of hundreds of callbacks, and on the
-screen's loop every key press would wait behind a whole burst.
-:class:`StaticSource` holds one diagnosis and never connects: screenshots,
-tests and documentation use it. No Textual here; the app talks to either
-through the same small surface.
+is started from the app's ``on_mount`` so both live on Textual's event loop.
+For a big inventory the probing runs in a child process instead
+(:mod:`poolterm.probe_service`): a thousand hosts' SSH traffic is half a core
+of Python, and in this process it would hold the GIL every key press waits
+for. :class:`StaticSource` holds one diagnosis and never connects:
+screenshots, tests and documentation use it. No Textual here; the app talks
+to either through the same small surface.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+import json
+import sys
+from collections import deque
+from typing import Callable, Mapping, Sequence
 
 from poolterm.diagnosis import diagnose
 from poolterm.model import Diagnosis, Observation, Reach
+from poolterm.probe_service import decode_observation, dumps, start_probing
 from poolterm.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
 from poolterm.watch import Watcher
 
 Publish = Callable[[Observation], None]
-#: Seconds to wait for the probe thread to finish after its loop was told to stop.
-THREAD_JOIN_TIMEOUT = 5.0
-
-
-class ProbeThread:
-    """An event loop of its own, in a daemon thread, for the SSH traffic of a big pool."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="poolterm-probes", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            self.loop.close()
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def call(self, function: Callable[..., Any], *args: Any) -> None:
-        self.loop.call_soon_threadsafe(function, *args)
-
-    async def run(self, coroutine: Awaitable[Any]) -> Any:
-        """Await ``coroutine`` on the probe loop; cancelling the caller cancels it there too."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, self.loop))
-
-    async def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        await asyncio.to_thread(self.thread.join, THREAD_JOIN_TIMEOUT)
-
-
-def batched(loop: asyncio.AbstractEventLoop, publish: Publish) -> Publish:
-    """A publish callable for another thread: observations reach ``loop`` in batches, one wake-up each."""
-    lock = threading.Lock()
-    pending: list[Observation] = []
-
-    def drain() -> None:
-        with lock:
-            batch = pending[:]
-            pending.clear()
-        for observation in batch:
-            publish(observation)
-
-    def from_other_thread(observation: Observation) -> None:
-        with lock:
-            pending.append(observation)
-            first = len(pending) == 1
-        if first:
-            loop.call_soon_threadsafe(drain)
-
-    return from_other_thread
+Failed = Callable[[str], None]
+#: Seconds the probe process gets to close its connections after its stdin closed.
+CHILD_EXIT_TIMEOUT = 5.0
+#: Bytes read from the probe process at a time: a whole batch of a big pool in a few reads.
+READ_SIZE = 1 << 18
+#: Lines of the probe process's stderr kept to explain its failure.
+STDERR_LINES = 5
 
 
 class LiveSource:
-    """Real hosts: one SSH connection each, probed on their own schedules."""
+    """Real hosts: one SSH connection each, probed on their own schedules.
+
+    With ``probe_process`` the probing runs in a child process and this one only
+    receives its observations; the operator's commands still run here, on
+    connections of their own, opened when a command first needs one.
+    """
 
     live = True
 
     def __init__(self, inventory, *, interval: float | None = None, timeout: float | None = None,
-                 own_thread: bool = False):
+                 probe_process: bool = False):
         self.inventory = inventory
         self.pools = list(inventory.pools)
         self.host_names = [h.name for h in inventory.hosts()]
         self.interval = interval if interval is not None else inventory.probe.interval
         self.timeout = timeout if timeout is not None else inventory.probe.timeout
+        self.probe_process = probe_process
         self.connections: Connections | None = None
         self.watcher: Watcher | None = None
-        self._thread = ProbeThread() if own_thread else None
-        self._screen_loop: asyncio.AbstractEventLoop | None = None
+        self.child: asyncio.subprocess.Process | None = None
+        self._observations: dict[str, Observation] = {}
+        self._rounds = 0
+        self._paused = False
+        self._reader: asyncio.Task | None = None
+        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._closing = False
 
-    def start(self, publish: Publish) -> None:
+    def start(self, publish: Publish, on_failure: Failed | None = None) -> None:
         """Connect and start probing; call from inside the running (screen's) event loop."""
         raise_nofile_limit()
-        self._screen_loop = asyncio.get_running_loop()
-        if self._thread is None:
-            self._start_probing(publish)
+        if not self.probe_process:
+            self.connections, self.watcher = start_probing(self.inventory, interval=self.interval,
+                                                           timeout=self.timeout, publish=publish)
             return
-        self._thread.start()
-        self._thread.call(self._start_probing, batched(self._screen_loop, publish))
+        self.connections = Connections(self.inventory.hosts(), self.inventory.ssh)
+        self._reader = asyncio.create_task(self._follow_child(publish, on_failure or (lambda text: None)),
+                                           name="probe-process")
 
-    def _start_probing(self, publish: Publish) -> None:
-        hosts = self.inventory.hosts()
-        # A connection that changes state (typically: just dropped) gets probed at once,
-        # so a lost master shows up without waiting for the next round.
-        self.connections = Connections(hosts, self.inventory.ssh, on_change=self._changed)
-        self.watcher = Watcher(hosts, self.connections, interval=self.interval, timeout=self.timeout,
-                               publish=publish)
-        self.watcher.start()
+    async def _follow_child(self, publish: Publish, on_failure: Failed) -> None:
+        self.child = child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "poolterm.probe_service", str(self.inventory.path.absolute()),
+            "--interval", repr(self.interval), "--timeout", repr(self.timeout),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stderr = asyncio.create_task(self._keep_stderr(child.stderr))
+        if self._paused:
+            self._tell(["pause", True])
+        rest = b""
+        while chunk := await child.stdout.read(READ_SIZE):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                self._receive(json.loads(line), publish)
+        await stderr
+        status = await child.wait()
+        if not self._closing:
+            why = " | ".join(self._stderr) or f"exit status {status}"
+            on_failure(f"the probe process stopped: {why}")
 
-    def _changed(self, name: str) -> None:
-        if self.watcher is not None and self.connections is not None:
-            reach, _ = self.connections.reach(name)
-            if reach is not Reach.CONNECTED:
-                self.watcher.wake(name)
+    def _receive(self, message: list, publish: Publish) -> None:
+        tag, data = message
+        if tag == "o":
+            observation = decode_observation(data)
+            self._observations[observation.host] = observation
+            publish(observation)
+        elif tag == "r":
+            self._rounds = data
+
+    async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
+        # Read all along: a child blocked on a full stderr pipe would stop probing.
+        while line := await stream.readline():
+            self._stderr.append(line.decode(errors="replace").strip())
+
+    def _tell(self, command: list) -> None:
+        child = self.child
+        if child is not None and child.returncode is None and not child.stdin.is_closing():
+            child.stdin.write(dumps(command))
 
     async def close(self) -> None:
-        if self._thread is None:
-            await self._stop_probing()
-            return
-        if self._thread.thread.is_alive():
-            await self._thread.run(self._stop_probing())
-            await self._thread.stop()
-
-    async def _stop_probing(self) -> None:
+        self._closing = True
         if self.watcher is not None:
             await self.watcher.stop()
+        if self.child is not None:
+            await self._stop_child(self.child)
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
         if self.connections is not None:
             await self.connections.close()
+
+    async def _stop_child(self, child: asyncio.subprocess.Process) -> None:
+        """Close its stdin (it then closes its connections and exits); kill it if it does not."""
+        if child.returncode is None:
+            child.stdin.close()
+            try:
+                await asyncio.wait_for(child.wait(), CHILD_EXIT_TIMEOUT)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
 
     # ---- what the app reads ------------------------------------------------------
     @property
     def observations(self) -> Mapping[str, Observation]:
-        # Read from the screen's thread even when probes run in their own: copying or
-        # looking up a dict of str keys is atomic under the GIL, and observations are frozen.
-        return self.watcher.observations if self.watcher else {}
+        if self.watcher is not None:
+            return self.watcher.observations
+        return self._observations
 
     def observation(self, name: str) -> Observation | None:
         return self.observations.get(name)
 
     def now(self) -> float:
+        # The loop's clock is time.monotonic(), which on Linux is system-wide: the
+        # probe process's observation times are on the same clock.
         return asyncio.get_running_loop().time()
 
     def diagnosis(self) -> Diagnosis:
@@ -160,40 +162,31 @@ class LiveSource:
 
     @property
     def rounds(self) -> int:
-        return self.watcher.rounds if self.watcher else 0
+        return self.watcher.rounds if self.watcher else self._rounds
 
     # ---- what the operator drives -----------------------------------------------------
     @property
     def paused(self) -> bool:
-        return bool(self.watcher and self.watcher.paused)
+        return self._paused
 
     @paused.setter
     def paused(self, value: bool) -> None:
+        self._paused = bool(value)
         if self.watcher is not None:
-            self.watcher.paused = value
-            if not value:
-                self.wake()
+            self.watcher.paused = self._paused
+        self._tell(["pause", self._paused])
+        if not value:
+            self.wake()
 
     def wake(self) -> None:
-        if self.watcher is None:
-            return
-        if self._thread is None:
+        if self.watcher is not None:
             self.watcher.wake()
-        else:
-            self._thread.call(self.watcher.wake)
+        self._tell(["wake", None])
 
     async def run(self, host: str, command: str, *, deadline: float, on_line: LineSink) -> RunResult:
         if self.connections is None:
             raise HostUnavailable(Reach.PENDING, "not connected yet")
-        if self._thread is None:
-            return await self.connections.run(host, command, deadline=deadline, on_line=on_line)
-        loop = self._screen_loop
-
-        def line_to_screen(stream: str, line: str) -> None:
-            loop.call_soon_threadsafe(on_line, stream, line)
-
-        return await self._thread.run(self.connections.run(host, command, deadline=deadline,
-                                                           on_line=line_to_screen))
+        return await self.connections.run(host, command, deadline=deadline, on_line=on_line)
 
 
 class StaticSource:
@@ -211,7 +204,7 @@ class StaticSource:
         self.paused = False
         self.rounds = 0
 
-    def start(self, publish: Publish) -> None:
+    def start(self, publish: Publish, on_failure: Failed | None = None) -> None:
         for obs in self._observations.values():
             publish(obs)
 
