@@ -44,6 +44,11 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ascii", action="store_true", help="ASCII glyphs only (terminals without Unicode)")
     parser.add_argument("--low-bandwidth", action="store_true",
                         help="fewer frames per second and no animation, for slow SSH links")
+    parser.add_argument("--teach", action="store_true",
+                        help="teaching mode: every step's why, the verdict's evidence and the next key (t toggles)")
+    parser.add_argument("--journal", metavar="PATH",
+                        help="the incident journal to append to (default: a new one in the user state directory, "
+                             "or the one holding an interrupted playbook run)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +58,33 @@ def run(args: argparse.Namespace) -> int:
     prepare_environment(settings, args.low_bandwidth)
     from poolterm.ui.app import PoolApp
 
-    app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
-                  ascii_only=True if args.ascii else None, own_process=True)
-    return exit_status(app, app.run())
+    journal, point = open_journal(args)
+    try:
+        app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
+                      ascii_only=True if args.ascii else None, own_process=True, journal=journal,
+                      teach=args.teach, resume=point)
+        return exit_status(app, app.run())
+    finally:
+        journal.close()
+
+
+def open_journal(args: argparse.Namespace):
+    """The journal (``--journal``, or the one holding an interrupted run, or a new one) and that run."""
+    from pathlib import Path
+
+    from poolterm.cli import UsageError
+    from poolterm.journal import Journal, JournalError, find_interrupted, interrupted_run, new_path, read_journal
+
+    try:
+        if args.journal:
+            path = Path(args.journal).expanduser()
+            point = interrupted_run(read_journal(path).records, path) if path.exists() else None
+        else:
+            point = find_interrupted()
+            path = point.path if point else new_path()
+        return Journal.open(path, argv=sys.argv), point
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def console_settings() -> Settings:

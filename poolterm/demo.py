@@ -14,7 +14,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from poolterm.console import add_console_options, console_settings, exit_status, prepare_environment, require_terminal
+from poolterm.console import (
+    add_console_options,
+    console_settings,
+    exit_status,
+    open_journal,
+    prepare_environment,
+    require_terminal,
+)
 
 MAX_HOSTS = 1000
 
@@ -71,16 +78,28 @@ def _say(text: str) -> None:
 async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
     from poolterm.cli import UsageError
     from poolterm.config import ConfigError, load_inventory
+    from poolterm.playbooks.engine import Timing
+    from poolterm.playbooks.runner import WAIT_INTERVAL
     from poolterm.sim.runtime import Simulator, SimulatorError
     from poolterm.ui.app import PoolApp
 
     try:
         async with Simulator(args.hosts, directory, fuse=args.fuse) as sim:
             inventory = load_inventory(sim.hosts_yaml)
-            app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
-                          ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
-                          own_process=True)
-            result = await app.run_async()
+            params = sim.params
+            timing = Timing(fuse=params.fuse, xapi_start=params.xapi_start, boot=params.boot,
+                            probe=WAIT_INTERVAL + inventory.probe.timeout + 5.0 + inventory.ssh.connect_timeout)
+            if args.journal is None:
+                # A drill's journal lives with its simulator: never offer to resume a real incident here.
+                args.journal = str(directory / "journal.jsonl")
+            journal, point = open_journal(args)
+            try:
+                app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
+                              ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
+                              own_process=True, journal=journal, timing=timing, teach=args.teach, resume=point)
+                result = await app.run_async()
+            finally:
+                journal.close()
             return exit_status(app, result)
     except (SimulatorError, ConfigError) as exc:
         raise UsageError(str(exc)) from None

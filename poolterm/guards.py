@@ -60,6 +60,9 @@ EFFECTS: Mapping[str, str] = {
         "It points this host's pool.conf at the given master; its xapi restarts after the fuse.",
     "pool-designate-new-master":
         "An orderly two-phase handover: every host is told the new master, then restarts its xapi.",
+    "pool-join":
+        "The host joins the given master's pool: it takes the pool secret and restarts its xapi as that "
+        "master's slave after the fuse.",
     "host-forget":
         "The master deletes the host from its database; the host itself is not told and must be reinstalled.",
     "host-declare-dead":

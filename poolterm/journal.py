@@ -40,7 +40,10 @@ OUTPUT_SYNC_INTERVAL = 0.25  # seconds between fsyncs of streamed output lines
 #: an incident is recent; a run abandoned weeks ago must not stand in the way of today's.
 RESUME_SEARCH = 20
 RESUME_MAX_AGE = 24 * 3600.0
-_SECRET = re.compile(r"(?i)(\b[\w-]*pass(?:word)?[\w-]*=)(\S+)|(\s-pw\s+)(\S+)")
+#: A password parameter and its value: one shell word, quotes included (`shlex.quote` of a
+#: password with blanks or quotes is several quoted pieces, all of which must go).
+_WORD = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^\s'"\\])+"""
+_SECRET = re.compile(rf"(?i)(\b[\w-]*pass(?:word)?[\w-]*=)({_WORD})|((?:^|\s)-pw\s+)({_WORD})")
 #: Fields whose text may come from an operator or a host, redacted before writing.
 _TEXT_FIELDS = ("command", "remote", "line", "text")
 

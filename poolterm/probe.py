@@ -38,19 +38,19 @@ def _section(name: str, command: str) -> str:
     return f'echo @@{name}; {command}; echo " @@end $?"'
 
 
-def build_probe_command(previous: Observation | None, timeout: float) -> str:
+def build_probe_command(previous: Observation | None, timeout: float, *, read_inventory: bool = True) -> str:
     """The round's command for one host, shaped by what the last round learned.
 
     A host that was master last round lists its pool database (who it thinks is
     in the pool); any other host asks its master for the pool record, which is
     the forwarded call that hangs when the master is gone. A slave also checks
     that its master's xapi port answers within a second, the fastest sign of a
-    lost master from the pool's side.
+    lost master from the pool's side. ``read_inventory`` adds the host's
+    inventory (its uuid), which changes only when the host is reinstalled.
     """
     t = _seconds(timeout)
     sections = [_section("conf", "cat /etc/xensource/pool.conf 2>/dev/null")]
-    if previous is None or previous.uuid is None:
-        # The host uuid is fixed at install time: read the inventory until we know it.
+    if read_inventory:
         sections.append(_section("inv", "cat /etc/xensource-inventory 2>/dev/null"))
     sections += [
         _section("secret", "sha256sum /etc/xensource/ptoken 2>/dev/null"),

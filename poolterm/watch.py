@@ -46,7 +46,11 @@ class Watcher:
         previous = self.observations.get(name)
         known = _known(previous)
         parser = ProbeParser(name)
-        command = build_probe_command(known, self.timeout)
+        # The uuid only changes with a reinstall, which needs the host gone first: read the
+        # inventory until it is known, and again on the first round after the host was away.
+        came_back = previous is not None and not previous.reach.reachable
+        read_inventory = known is None or known.uuid is None or came_back
+        command = build_probe_command(known, self.timeout, read_inventory=read_inventory)
 
         def on_line(stream: str, line: str) -> None:
             if parser.feed(line) in PUBLISH_AFTER:
@@ -56,7 +60,7 @@ class Watcher:
             result = await self.connections.run(
                 name, command, deadline=self.timeout + DEADLINE_SLACK, on_line=on_line)
             obs = parser.observation(loop.time(), complete=True, hung=result.deadline_hit)
-            if "uuid" not in parser.values and known is not None:
+            if not read_inventory:
                 obs = replace(obs, uuid=known.uuid)  # the inventory is read once; the uuid carries over
         except HostUnavailable as exc:
             obs = Observation(host=name, at=loop.time(), reach=exc.reach, reach_detail=exc.detail,

@@ -6,7 +6,9 @@ title, a ``why`` written for a junior operator, and one of:
 
 * ``run``: an exact command on a bound host, built only from validated values
   (``xe`` sub-command, flags, and parameters whose values are ``binding.field``
-  references: the host's name, address or uuid);
+  references: the host's name, address or uuid; ``literals``: fixed names such as
+  ``root``; ``secrets``: ``binding.password``, asked of the operator when the step
+  runs, sent to the host and never shown, journaled or logged);
 * ``manual``: something only a person can do (power a host on through its BMC);
   the engine waits for the operator to say it is done, then verifies what it can;
 * neither: a check that waits for what it expects.
@@ -33,7 +35,7 @@ import yaml
 from poolterm import guards
 from poolterm.model import Verdict
 from poolterm.playbooks.conditions import Spec, SpecError, parse_spec, referenced
-from poolterm.xe import validate_param_name
+from poolterm.xe import validate_name, validate_param_name
 
 PLAYBOOK_DIR = Path(__file__).resolve().parent
 #: The playbooks DESIGN.md fixes, in the order `poolterm playbook list` shows them.
@@ -51,7 +53,9 @@ DEFAULT_COMMAND_TIMEOUT = 30.0
 TOP_KEYS = {"id", "title", "summary", "for_verdicts", "bindings", "target", "goal", "steps", "done"}
 STEP_KEYS = {"id", "title", "why", "run", "manual", "changes_pool", "when", "expect", "always", "wait",
              "on_failure", "confirms"}
-RUN_KEYS = {"host", "xe", "shell", "params", "flags", "timeout"}
+RUN_KEYS = {"host", "xe", "shell", "params", "literals", "secrets", "flags", "timeout"}
+#: What a secret parameter can be: the root password of a bound host (for its xapi login).
+SECRET_FIELDS = ("password",)
 _TEMPLATE = re.compile(r"\{([a-z_]+)(?:\.(name|address|uuid))?\}")
 
 
@@ -67,6 +71,8 @@ class CommandSpec:
     params: tuple[tuple[str, str, str], ...]  # (xe parameter, binding, field)
     flags: tuple[str, ...]
     timeout: float
+    literals: tuple[tuple[str, str], ...] = ()  # (xe parameter, fixed value)
+    secrets: tuple[tuple[str, str], ...] = ()  # (xe parameter, binding whose password it is)
 
     @property
     def template(self) -> str:
@@ -75,6 +81,8 @@ class CommandSpec:
             return self.shell
         words = ["xe", self.xe or ""]
         words += [f"{name}=<{binding}.{field}>" for name, binding, field in self.params]
+        words += [f"{name}={value}" for name, value in self.literals]
+        words += [f"{name}=<{binding}.password, asked>" for name, binding in self.secrets]
         return " ".join(words + list(self.flags))
 
 
@@ -108,6 +116,7 @@ class Step:
         if self.run is not None:
             used.add(self.run.host)
             used |= {binding for _, binding, _ in self.run.params}
+            used |= {binding for _, binding in self.run.secrets}
         for spec in (self.when, self.expect):
             if spec is not None:
                 used |= referenced(spec)
@@ -272,13 +281,45 @@ class _Reader:
                 raise self.fail(f"{where}.params.{name}", f"expected binding.field ({'|'.join(FIELDS)}), "
                                                           f"not {ref!r}")
             params.append((name, binding, field))
+        literals = self.literals(data.get("literals") or {}, f"{where}.literals")
+        secrets = self.secrets(data.get("secrets") or {}, names, f"{where}.secrets")
+        if shell is not None and (literals or secrets or params):
+            raise self.fail(where, "a shell command takes no parameters")
+        given = [name for name, _, _ in params] + [name for name, _ in literals] + [name for name, _ in secrets]
+        if len(set(given)) != len(given):
+            raise self.fail(where, "a parameter is given twice")
         flags = data.get("flags") or []
         if not isinstance(flags, list) or any(not re.fullmatch(r"--[a-z][a-z0-9-]*", str(f)) for f in flags):
             raise self.fail(f"{where}.flags", "expected a list of --flags")
         timeout = data.get("timeout", DEFAULT_COMMAND_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise self.fail(f"{where}.timeout", "expected a positive number of seconds")
-        return CommandSpec(host, xe, shell, tuple(params), tuple(flags), float(timeout))
+        return CommandSpec(host, xe, shell, tuple(params), tuple(flags), float(timeout), literals, secrets)
+
+    def literals(self, raw: object, where: str) -> tuple[tuple[str, str], ...]:
+        if not isinstance(raw, dict):
+            raise self.fail(where, "expected a mapping of parameter: value")
+        out = []
+        for name, value in raw.items():
+            self.param_name(name, where)
+            try:
+                validate_name(value)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise self.fail(f"{where}.{name}", str(exc)) from None
+            out.append((name, value))
+        return tuple(out)
+
+    def secrets(self, raw: object, names: list[str], where: str) -> tuple[tuple[str, str], ...]:
+        if not isinstance(raw, dict):
+            raise self.fail(where, "expected a mapping of parameter: binding.password")
+        out = []
+        for name, ref in raw.items():
+            self.param_name(name, where)
+            binding, _, field = str(ref).partition(".")
+            if binding not in names or field not in SECRET_FIELDS:
+                raise self.fail(f"{where}.{name}", f"expected binding.password, not {ref!r}")
+            out.append((name, binding))
+        return tuple(out)
 
     def param_name(self, name: object, where: str) -> None:
         try:
@@ -290,7 +331,8 @@ class _Reader:
     def reads_only(run: CommandSpec) -> bool:
         if run.shell:
             return guards.parse_command([run.shell]).read_only
-        argv = ["xe", run.xe or ""] + [f"{name}=x" for name, _, _ in run.params] + list(run.flags)
+        named = [name for name, _, _ in run.params] + [name for name, _ in (*run.literals, *run.secrets)]
+        argv = ["xe", run.xe or ""] + [f"{name}=x" for name in named] + list(run.flags)
         return guards.parse_command(argv).read_only
 
     def wait(self, value: object, where: str) -> str | float:

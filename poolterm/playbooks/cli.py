@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -50,6 +52,8 @@ if TYPE_CHECKING:  # the runner pulls in asyncssh: loaded only when a playbook r
 WIDTH = 78
 #: Exit statuses of `playbook run`.
 EXIT_DONE, EXIT_STOPPED = 0, 1
+#: Where `playbook run` takes the master's root password from without asking (forgotten-host's pool-join).
+PASSWORD_VARIABLE = "POOLTERM_JOIN_PASSWORD"
 
 
 def register(sub) -> None:
@@ -78,6 +82,10 @@ def register(sub) -> None:
     run.add_argument("--yes", action="store_true",
                      help="answer yes to ordinary confirmations (never overrides a guard's refusal)")
     run.add_argument("--read-only", action="store_true", help="refuse every command that would change the pool")
+    run.add_argument("--password-file", metavar="PATH",
+                     help="read the master's root password, when a step needs it (pool-join), from the first line "
+                          f"of PATH instead of asking; ${PASSWORD_VARIABLE} does the same. It is never shown, "
+                          "journaled or logged")
     run.add_argument("--journal", metavar="PATH",
                      help="the incident journal to append to (default: a new one in the user state directory, "
                           "or the one holding an interrupted run)")
@@ -188,6 +196,7 @@ def run_playbook(args: argparse.Namespace) -> int:
         point = _interrupted(args)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
+    secrets = TerminalSecrets(_preset_password(args))
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
     timing = Timing(fuse=args.fuse, xapi_start=args.xapi_start, boot=args.boot,
                     probe=WAIT_INTERVAL + timeout + 5.0 + inventory.ssh.connect_timeout)
@@ -197,7 +206,7 @@ def run_playbook(args: argparse.Namespace) -> int:
     except JournalError as exc:
         raise UsageError(str(exc)) from None
     try:
-        return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point))
+        return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point, secrets))
     finally:
         journal.close()
 
@@ -209,8 +218,26 @@ def _interrupted(args: argparse.Namespace) -> ResumePoint | None:
     return find_interrupted()
 
 
+def _preset_password(args: argparse.Namespace) -> str | None:
+    """The password given without a prompt: --password-file first, then the environment."""
+    from poolterm.cli import UsageError
+
+    if args.password_file:
+        path = Path(args.password_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--password-file {path}: cannot read it: "
+                             f"{getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from None
+        password = text.split("\n", 1)[0].removesuffix("\r")
+        if not password:
+            raise UsageError(f"--password-file {path}: its first line is empty")
+        return password
+    return os.environ.get(PASSWORD_VARIABLE) or None
+
+
 async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeout: float, journal: Journal,
-               point: ResumePoint | None) -> int:
+               point: ResumePoint | None, secrets: "TerminalSecrets") -> int:
     from poolterm.playbooks.runner import PlaybookRunner
     from poolterm.ssh import Connections, raise_nofile_limit
     from poolterm.watch import Watcher
@@ -220,7 +247,8 @@ async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeou
     operator = TerminalOperator()
     connections = Connections(pool.hosts, inventory.ssh)
     runner = PlaybookRunner(pool=pool, connections=connections, journal=journal, operator=operator,
-                            timing=timing, read_only=args.read_only, assume_yes=args.yes, on_event=out.event)
+                            timing=timing, read_only=args.read_only, assume_yes=args.yes, on_event=out.event,
+                            secrets=secrets)
     watcher = Watcher(pool.hosts, connections, interval=inventory.probe.interval, timeout=timeout,
                       publish=runner.observed)
     runner.attach(watcher)
@@ -322,6 +350,34 @@ class TerminalOperator:
                 return False
             if answer.lower() == "done":
                 return True
+
+
+class TerminalSecrets:
+    """The master's root password for a step that needs it: given up front
+    (--password-file, $POOLTERM_JOIN_PASSWORD) or asked when the step runs, without
+    echo on a terminal. Kept in memory only; the runner sends it to the host and nowhere else."""
+
+    def __init__(self, preset: str | None = None):
+        self._preset = preset
+
+    async def password(self, host: str, address: str) -> str | None:
+        if self._preset is not None:
+            return self._preset
+        where = f"{host} ({address})" if address else host
+        prompt = f"  root password of {where} (not shown, not journaled; empty to stop): "
+        if sys.stdin.isatty():
+            try:
+                value = await asyncio.to_thread(getpass.getpass, prompt)
+            except EOFError:
+                return None
+        else:
+            # No terminal to turn echo off on: the line comes from a pipe, which echoes nothing.
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+            line = await asyncio.to_thread(sys.stdin.readline)
+            sys.stdout.write("\n")
+            value = line.removesuffix("\n").removesuffix("\r") if line else ""
+        return value or None
 
 
 def _print_wrapped(text: str, prefix: str) -> None:

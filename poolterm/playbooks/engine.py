@@ -49,6 +49,8 @@ from poolterm.xe import validate_address, validate_name, validate_uuid, wrap_tim
 QUERY_TIMEOUT = 20.0
 #: Lines of a failed command's output quoted in the stop reason.
 OUTPUT_QUOTE = 3
+#: What stands for a secret parameter's value in the command shown, journaled and guarded.
+SECRET_MARK = "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ class RunCommand:
     changes_pool: bool
     timeout: float
     query: str | None = None  # the fact this read-only command establishes
+    secrets: tuple[tuple[str, str], ...] = ()  # (xe parameter, host whose root password it takes)
+    xe: str = ""
+    values: tuple[tuple[str, str], ...] = ()  # every parameter as built, secrets as SECRET_MARK
+    flags: tuple[str, ...] = ()
+
+    def sent(self, secrets: Mapping[str, str]) -> str:
+        """What goes to the host: ``remote`` with each secret parameter's real value
+        (``secrets``: xe parameter -> value). Only the SSH channel ever carries it."""
+        if not self.secrets:
+            return self.remote
+        values = {name: secrets[name] if name in dict(self.secrets) else value for name, value in self.values}
+        return wrap_timeout(xe_command(self.xe, *self.flags, **values), self.timeout)
 
 
 @dataclass(frozen=True)
@@ -527,16 +541,23 @@ class Engine:
         host = self.bindings[spec.host]
         assert isinstance(host, str)
         try:
-            values = {name.replace("-", "_"): _field(view, self.bindings.get(binding), field)
-                      for name, binding, field in spec.params}
-            command = spec.shell or xe_command(spec.xe or "", *spec.flags, **values)
+            values = [(name, _field(view, self.bindings.get(binding), field)) for name, binding, field in spec.params]
+            values += list(spec.literals)
+            secrets = tuple((name, _secret_host(self.bindings.get(binding))) for name, binding in spec.secrets)
+            values += [(name, SECRET_MARK) for name, _ in secrets]
+            command = spec.shell or xe_command(spec.xe or "", *spec.flags, **dict(values))
+            if secrets:
+                # Shown and journaled as `name=<redacted>`, the way the journal's redaction writes it;
+                # this line is never sent (RunCommand.sent rebuilds it with the values).
+                command = command.replace(shlex.quote(SECRET_MARK), SECRET_MARK)
             remote = wrap_timeout(command, spec.timeout)
         except ValueError as exc:
             return self._finish("stopped", f"Step {self.index + 1} ({self.render(step.title)}): cannot build the "
                                            f"command from what is known: {exc}.",
                                 "Wait for a probe round to read the hosts' inventories, then run the playbook again.")
         return RunCommand(self.index, step, host, view.address(host) or "", command, remote,
-                          tuple(shlex.split(command)), step.changes_pool, spec.timeout)
+                          tuple(shlex.split(command)), step.changes_pool, spec.timeout, secrets=secrets,
+                          xe=spec.xe or "", values=tuple(values), flags=spec.flags)
 
 
 def _field(view: PoolView, bound: HostRef, field: str) -> str:
@@ -550,6 +571,12 @@ def _field(view: PoolView, bound: HostRef, field: str) -> str:
     if uuid is None:
         raise ValueError(f"{bound}'s uuid has not been read yet")
     return validate_uuid(uuid)
+
+
+def _secret_host(bound: HostRef) -> str:
+    if not isinstance(bound, str):
+        raise ValueError("the host whose password is needed is not known")
+    return validate_name(bound)
 
 
 def _uses_facts(spec: Spec | None) -> bool:

@@ -166,6 +166,24 @@ class Operator(Protocol):
     async def manual(self, request: AskOperator) -> bool: ...
 
 
+class SecretSource(Protocol):
+    """Where a password a step needs comes from (a prompt, a file, the environment).
+
+    The runner hands the answer to the SSH channel only: not to the journal, the
+    events or the guards."""
+
+    async def password(self, host: str, address: str) -> str | None: ...
+
+
+def secret_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as one xe parameter, or None."""
+    if not value:
+        return "it is empty"
+    if any(c in value for c in "\0\r\n"):
+        return "it holds a line break or a NUL byte, which xe cannot pass on"
+    return None
+
+
 # --------------------------------------------------------------------------- the gate
 
 
@@ -193,8 +211,11 @@ class CommandGate:
 
     async def run(self, host: str, command: str, remote: str, *, argv: Sequence[str], timeout: float,
                   diagnosis: Callable[[], Diagnosis], facts: Callable[[], guards.Facts],
-                  context: dict | None = None) -> GateResult:
-        """Decide, ask, run. ``diagnosis`` and ``facts`` are read again right before sending."""
+                  context: dict | None = None, sent: str | None = None) -> GateResult:
+        """Decide, ask, run. ``diagnosis`` and ``facts`` are read again right before sending.
+
+        ``sent``, when given, is what actually goes to the host: ``remote`` with secrets
+        filled in. Everything shown, guarded and journaled is ``command``/``remote``."""
         context = context or {}
         decision = guards.decide(argv, host, diagnosis(), read_only=self.read_only, facts=facts())
         overridden = False
@@ -211,7 +232,7 @@ class CommandGate:
             if isinstance(again, guards.Refuse) and not await self._overridden(again, host, command, context):
                 return GateResult(False, refusal=again)
         return GateResult(True, await self.execute(host, command, remote, timeout=timeout, context=context,
-                                                    changes_pool=not isinstance(decision, guards.Allow)))
+                                                    changes_pool=not isinstance(decision, guards.Allow), sent=sent))
 
     async def _confirmed(self, decision: guards.Confirm, host: str, command: str, context: dict) -> bool:
         if self.assume_yes:
@@ -240,7 +261,7 @@ class CommandGate:
         return accepted
 
     async def execute(self, host: str, command: str, remote: str, *, timeout: float, context: dict,
-                      changes_pool: bool) -> CommandResult:
+                      changes_pool: bool, sent: str | None = None) -> CommandResult:
         """Run an already-allowed command, streaming its output to the journal and the events."""
         loop = asyncio.get_running_loop()
         command_id = self.journal.command_id()
@@ -258,7 +279,7 @@ class CommandGate:
             self.emit(CommandOutput(command_id, stream, line))
 
         try:
-            ran = await self.connections.run(host, remote, deadline=timeout + COMMAND_SLACK, on_line=on_line)
+            ran = await self.connections.run(host, sent or remote, deadline=timeout + COMMAND_SLACK, on_line=on_line)
             result = CommandResult(ran.exit_status, tuple(output), deadline_hit=ran.deadline_hit)
         except HostUnavailable as exc:
             result = CommandResult(None, tuple(output), error=f"{exc.reach.value}: {exc.detail}")
@@ -277,8 +298,9 @@ class PlaybookRunner:
 
     def __init__(self, *, pool, connections: Connections, journal: Journal, operator: Operator,
                  timing: Timing = Timing(), read_only: bool = False, assume_yes: bool = False,
-                 on_event: Callable[[object], None] | None = None):
+                 on_event: Callable[[object], None] | None = None, secrets: SecretSource | None = None):
         self.pool = pool  # config.Pool: name and hosts
+        self.secrets = secrets
         self.connections = connections
         self.journal = journal
         self.operator = operator
@@ -440,9 +462,14 @@ class PlaybookRunner:
         context = {"run": run_id, "step": action.step.id, "index": action.index}
         if action.query:
             context["query"] = action.query
+        sent = None
+        if action.secrets:
+            sent = await self._with_secrets(engine, action)
+            if sent is None:
+                return
         outcome = await self.gate.run(action.host, action.command, action.remote, argv=action.argv,
                                       timeout=action.timeout, diagnosis=self.diagnosis, facts=self.facts,
-                                      context=context)
+                                      context=context, sent=sent)
         if outcome.refusal is not None:
             engine.stop(f"Step {action.index + 1} ({engine.render(action.step.title)}): refused: "
                         f"{outcome.refusal.reason}", outcome.refusal.instead)
@@ -451,6 +478,28 @@ class PlaybookRunner:
         else:
             engine.command_finished(outcome.result, self.now())  # type: ignore[arg-type]
             self._fast_pace()
+
+    async def _with_secrets(self, engine: Engine, action: RunCommand) -> str | None:
+        """The command line to send, with the passwords it needs; None when the engine was stopped."""
+        where = f"Step {action.index + 1} ({engine.render(action.step.title)})"
+        values: dict[str, str] = {}
+        for name, host in action.secrets:
+            if self.secrets is None:
+                engine.stop(f"{where}: it needs the root password of {host}, and this front end cannot ask for it.",
+                            f"Run `poolterm playbook run {engine.playbook.id}` on a terminal: it asks for it.")
+                return None
+            address = next((h.address for h in self.pool.hosts if h.name == host), "")
+            value = await self.secrets.password(host, address)
+            if value is None:
+                engine.operator_stopped(f"no root password of {host} was given.")
+                return None
+            problem = secret_problem(value)
+            if problem is not None:
+                engine.stop(f"{where}: the root password of {host} cannot be used: {problem}.",
+                            "Give the password again (prompt, --password-file or POOLTERM_JOIN_PASSWORD).")
+                return None
+            values[name] = value
+        return action.sent(values)
 
     async def _manual(self, engine: Engine, action: AskOperator, run_id: str) -> None:
         self.journal.write("manual-ask", run=run_id, step=action.step.id, index=action.index, text=action.text)

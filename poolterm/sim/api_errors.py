@@ -76,6 +76,20 @@ ERRORS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("host",),
     ),
     "POOL_NOT_IN_EMERGENCY_MODE": ("This pool is not in emergency mode.", ()),
+    "OPERATION_NOT_ALLOWED": ("You attempted an operation that was not allowed.", ("reason",)),
+    "SESSION_AUTHENTICATION_FAILED": (
+        "The credentials given by the user are incorrect, so access has been denied, "
+        "and you have not been issued a session handle.",
+        (),
+    ),
+    "JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS": (
+        "The host joining the pool cannot already be a master of another pool.",
+        (),
+    ),
+    "JOINING_HOST_CONNECTION_FAILED": (
+        "There was an error connecting to the host while joining it in the pool.",
+        (),
+    ),
 }
 
 # What an API call to an address that does not answer raises inside xapi, as

@@ -53,6 +53,8 @@ Drive a running simulator.
   cable-in HOST     plug it back in
   hang-xapi HOST    xapi stops answering (xe blocks)
   unhang-xapi HOST  xapi answers again
+  reinstall HOST    fresh install of a powered-off host: new uuid and pool secret,
+                    its own pool of one (root password: "Lab root pw") once powered on
   status            ground truth: power, link, xapi, pool.conf, emergency per host
 """
 

@@ -37,6 +37,7 @@ FAULT_ACTIONS = {
     "cable-in": "cable_in",
     "hang-xapi": "hang_xapi",
     "unhang-xapi": "unhang_xapi",
+    "reinstall": "reinstall",
 }
 ACTIONS = (*FAULT_ACTIONS, "status")
 

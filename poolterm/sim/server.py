@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import asyncssh
 
 from poolterm import _asyncssh_padding
+from poolterm.journal import redact
 from poolterm.sim.shell import Io, Machine, Shell, StreamInput
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,27 @@ _asyncssh_padding.install()  # like OpenSSH, no empty IGNORE before each packet 
 
 
 COALESCE_SECONDS = 0.002
+
+class _RedactSecrets(logging.Filter):
+    """asyncssh logs every exec request's command line (INFO), and `xe pool-join` carries
+    a password in its: the simulator writes no password to any log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = redact(message)
+        if hidden != message:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+
+
+def _hide_secrets_from_asyncssh_log() -> None:
+    logger = logging.getLogger("asyncssh")
+    if _REDACT not in logger.filters:
+        logger.addFilter(_REDACT)
+
 
 class Host(Machine, Protocol):
     """A :class:`~poolterm.sim.shell.Machine` that also runs the host's processes."""
@@ -271,7 +293,8 @@ class _Session(asyncssh.SSHServerSession):
             # Otherwise the host or the connection died: a dead host says nothing.
             return
         except Exception as exc:  # a simulator bug: say so rather than hang the client
-            log.exception("%s: command %r failed inside the simulator", self.sshd.host.name, self.command)
+            log.exception("%s: command %r failed inside the simulator", self.sshd.host.name,
+                          redact(self.command or ""))
             self._write_err(f"poolterm sim: internal error: {exc}\n")
             status = 255
         if self.open and self.chan is not None:
@@ -330,6 +353,7 @@ class HostServer:
         host_key: asyncssh.SSHKey,
         client_key: asyncssh.SSHKey,
     ):
+        _hide_secrets_from_asyncssh_log()
         self.host = host
         self.address = address
         self.port = port

@@ -32,9 +32,9 @@ from poolterm.sim.host import (
 from poolterm.sim.outcomes import SimError, XeAsk, XeDone, XeHang
 from poolterm.sim.pooldb import HostRecord, PoolDB
 from poolterm.sim.timers import Timer, TimerQueue
-from poolterm.sim.xapi import Xapi
+from poolterm.sim.xapi import ROOT_PASSWORD, Xapi
 
-__all__ = ["World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses"]
+__all__ = ["World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses", "ROOT_PASSWORD"]
 
 POOL_CONF = "/etc/xensource/pool.conf"
 INVENTORY = "/etc/xensource-inventory"
@@ -136,13 +136,17 @@ class World:
         self._hosts: dict[str, SimHost] = {}
         self._by_address: dict[str, SimHost] = {}
         self._by_uuid: dict[str, SimHost] = {}
-        self._build(addresses, pool_name, random.Random(seed), now)
+        self._rng = random.Random(seed)
+        self.installs: dict[str, int] = {name: 1 for name in self.names}
+        self._build(addresses, pool_name, now)
         self.xapi = Xapi(self)
 
-    def _build(self, addresses: list[str], pool_name: str, rng: random.Random, now: float) -> None:
-        def new_uuid() -> str:
-            return str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+    def new_uuid(self) -> str:
+        """A random v4 uuid from the world's seeded generator (same seed, same uuids)."""
+        return str(uuidlib.UUID(int=self._rng.getrandbits(128), version=4))
 
+    def _build(self, addresses: list[str], pool_name: str, now: float) -> None:
+        new_uuid = self.new_uuid
         pool_uuid, sr_uuid, ptoken = new_uuid(), new_uuid(), new_uuid()
         records = []
         for name, address in zip(self.names, addresses):
@@ -190,6 +194,11 @@ class World:
 
     def host_by_uuid(self, uuid: str) -> SimHost | None:
         return self._by_uuid.get(uuid)
+
+    def host_named(self, name_or_address: str | None) -> SimHost | None:
+        """The host a name or an address reaches (pool-join writes the address as typed)."""
+        resolved = self.resolve(name_or_address) if name_or_address else None
+        return self._by_address.get(resolved) if resolved else None
 
     def resolve(self, name_or_address: str) -> str | None:
         """gethostbyname as the hosts see it: an address, or a host name the pool's DNS knows."""
@@ -309,6 +318,31 @@ class World:
             raise SimError(f"{name}'s xapi is {host.xapi}, not hung")
         host.xapi = RUNNING
         self.xapi.on_unhang(host, now)
+        self.changed()
+
+    def reinstall(self, name: str, now: float) -> None:
+        """A fresh install on a powered-off host: new identity, its own pool of one.
+
+        Keeps what an installer is told (host name, management address) and nothing
+        else: new INSTALLATION_UUID and dom0, pool.conf `master`, a new pool secret and
+        a database listing only itself. It comes up so when powered on."""
+        host = self._ctl_host(name, now)
+        if host.power != OFF:
+            raise SimError(f"{name} is {host.power}; power it off before reinstalling it")
+        del self._by_uuid[host.uuid]
+        rec = HostRecord(self.new_uuid(), host.name, host.address, dom0_uuid=self.new_uuid(),
+                         local_sr_uuid=self.new_uuid())
+        db = PoolDB(self.new_uuid(), "", rec.uuid, rec.local_sr_uuid, hosts={rec.uuid: rec})
+        host.uuid, host.dom0_uuid, host.local_sr_uuid = rec.uuid, rec.dom0_uuid, rec.local_sr_uuid
+        host.ptoken = self.new_uuid()
+        host.inventory = INVENTORY_TEXT.format(host=rec.uuid, dom0=rec.dom0_uuid, disk=rec.uuid[:8])
+        host.pool_conf = MASTER
+        host.db = db
+        host.ha_armed = False
+        host.auto_enable = True
+        host.log.clear()  # the log lived on the disk the installer wiped
+        self._by_uuid[host.uuid] = host
+        self.installs[name] += 1
         self.changed()
 
     def _ctl_host(self, name: str, now: float) -> SimHost:
@@ -458,13 +492,14 @@ class World:
             "emergency_error": error,
             "enabled": self._enabled(h),
             "ptoken_sha256": hashlib.sha256(h.ptoken.encode()).hexdigest(),
+            "installs": self.installs[h.name],
         }
 
     def _enabled(self, h: SimHost) -> bool:
         """The host's enabled flag in the database of the master it belongs to, when that
         master runs; otherwise in the host's own copy."""
         role = h.role if h.role is not None else parse_pool_conf(h.pool_conf)
-        master = h if role == MASTER else self.host_at(role_master_address(role) or "")
+        master = h if role == MASTER else self.host_named(role_master_address(role))
         db = master.db if master is not None and master.is_master else h.db
         rec = db.record(h.uuid)
         return rec.enabled if rec is not None else True

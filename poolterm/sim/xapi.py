@@ -22,6 +22,11 @@ from poolterm.sim.host import (
     role_master_address,
 )
 from poolterm.sim.pooldb import HostRecord
+from poolterm.sim.xe_output import Blocked
+
+#: Every simulated host's root password: what `xe pool-join master-password=` must give.
+#: SSH logins use the client key only; this is for xapi's own login (docs/simulator.md).
+ROOT_USER, ROOT_PASSWORD = "root", "Lab root pw"
 
 if TYPE_CHECKING:
     from poolterm.sim.world import World
@@ -156,7 +161,7 @@ class Xapi:
             self.w.schedule(now + self.w.params.emergency_retry, h, "hello")
             return
         self.w.log(h, now, "info", "Attempting to communicate with master")
-        master = self.w.host_at(role_master_address(h.role) or "")
+        master = self.w.host_named(role_master_address(h.role))
         failure = self._hello_failure(h, master)
         if failure is None:
             assert master is not None  # hello succeeded, so there is someone who answered
@@ -240,7 +245,7 @@ class Xapi:
         """The master that runs h's forwarded commands, or None when they block."""
         if h.role == MASTER:
             return h
-        m = self.w.host_at(role_master_address(h.role) or "")
+        m = self.w.host_named(role_master_address(h.role))
         if m is not None and m is not h and self.answers_as_master(h, m):
             return m
         return None
@@ -414,6 +419,46 @@ class Xapi:
             new, now, "debug", "Phase 2.2: setting flag to make us restart when the connection to the master dies"
         )
         self.w.changed()
+
+    def join(self, m: SimHost, address: str, username: str, password: str, now: float, *, force: bool) -> None:
+        """`Pool.join` run on m (a standalone master: the joiner itself), as `join_common`
+        does it: log in to the master at `address`, the pre-join checks that apply to a
+        simulated host, then take the pool secret, get a record in the master's database,
+        point pool.conf at `address` (as typed) and light the fuse. ``force`` only skips
+        the homogeneity check, which simulated hosts (all one version) always pass."""
+        target = self.w.host_named(address)
+        if target is None or not self.w.reachable(m, target) or target.xapi in (STOPPED, STARTING):
+            raise ApiError("JOINING_HOST_CONNECTION_FAILED")
+        if target.xapi == HUNG:
+            raise Blocked(f"xapi on {target.name} is not responding")
+        self._login(target, username, password)
+        if m.db.ha_enabled or target.db.ha_enabled:
+            raise ApiError("HA_IS_ENABLED")
+        if target is m:
+            reason = "Host is already part of a pool" if len(m.db.hosts) > 1 else "Host cannot become slave of itself"
+            raise ApiError("OPERATION_NOT_ALLOWED", reason)
+        if len(m.db.hosts) > 1:
+            raise ApiError("JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS")
+        own = m.db.record(m.uuid) or HostRecord(m.uuid, m.name, m.address, m.dom0_uuid, m.local_sr_uuid)
+        if target.db.record(m.uuid) is None:
+            self.w.log(target, now, "debug", f"Found no host with uuid = '{m.uuid}' on the master, so creating one.")
+            target.db.put_host(own)
+        target.db.last_seen[m.uuid] = now
+        m.ptoken = target.ptoken
+        m.db = target.db.snapshot()  # the joiner fetches a backup of its new pool's database
+        self.w.log(m, now, "info", f"Pool.join: joining the pool of {address}; restarting as its slave")
+        m.pool_conf = SLAVE_PREFIX + address
+        self.light_fuse(m, now)
+        self.w.changed()
+
+    def _login(self, target: SimHost, username: str, password: str) -> None:
+        """`Session.login_with_password` on the master to join (`xapi_session.ml`): a slave
+        redirects before it looks at the credentials; then only root's password opens."""
+        if target.role != MASTER:
+            raise ApiError("HOST_IS_SLAVE", role_master_address(target.role) or "")
+        if username != ROOT_USER or password != ROOT_PASSWORD:
+            # The message is PAM's; the password itself goes nowhere.
+            raise ApiError("SESSION_AUTHENTICATION_FAILED", username, "Authentication failure")
 
     def set_enabled(self, m: SimHost, rec: HostRecord, enabled: bool, now: float, *, auto_enable: bool = True) -> None:
         target = self.contact(m, rec, now)

@@ -15,7 +15,7 @@ from poolterm.sim.api_errors import ApiError
 from poolterm.sim.host import HUNG, MASTER, ON, STARTING, STOPPED, SimHost, role_master_address
 from poolterm.sim.outcomes import XeAsk, XeDone, XeHang
 from poolterm.sim.xe_commands import COMMANDS, Ctx, help_command
-from poolterm.sim.xe_output import AskUser, CliFailure, MissingParam, MultipleFailure, Output
+from poolterm.sim.xe_output import AskUser, Blocked, CliFailure, MissingParam, MultipleFailure, Output
 
 if TYPE_CHECKING:
     from poolterm.sim.world import World
@@ -155,13 +155,19 @@ def _serve(
     return _execute(command.impl, ctx)
 
 
-def _execute(impl, ctx: Ctx) -> XeDone | XeAsk:
+def _execute(impl, ctx: Ctx) -> XeDone | XeAsk | XeHang:
     out = ctx.out
     try:
         impl(ctx)
     except AskUser as ask:
         return XeAsk(out.printed() + ask.text)
+    except Blocked as blocked:
+        return XeHang(blocked.reason)
     except ApiError as error:
+        if error.code == "SESSION_AUTHENTICATION_FAILED":
+            # `Xapi_cli.exception_handler` words a failed login itself, without the error's text.
+            given = error.params[0] if error.params else ""
+            return _param_error("", "Authentication failed" if given else "Username/password must be specified")
         return XeDone(out.printed(), error.text(), 1)
     except CliFailure as failure:
         return XeDone(out.printed(), f"Error: {failure}\n", 1)

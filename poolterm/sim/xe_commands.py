@@ -48,6 +48,10 @@ FORGET_WARNINGS = (
     "WARNING: This operation is irreversible.\n"
     "Type 'yes' to continue\n"
 )
+JOIN_CONNECTION_FAILED = [
+    "Host cannot contact destination host: connection refused.",
+    "Check destination host has services running and accessible from this host.",
+]
 NO_FORCE = "This operation is dangerous and may cause data loss. This operation must be forced (use --force)."
 
 
@@ -323,6 +327,27 @@ def pool_emergency_reset_master(ctx: Ctx) -> None:
     ctx.out.items([f"Host agent will restart and become slave of {address} in {fuse} seconds..."])
 
 
+def pool_join(ctx: Ctx) -> None:
+    """`Cli_operations.pool_join`: a failed connection is not an error to xe: it prints
+    two lines on stdout and exits 0."""
+    try:
+        ctx.world.xapi.join(
+            ctx.m,
+            ctx.get("master-address") or "",
+            ctx.get("master-username") or "",
+            ctx.get("master-password") or "",
+            ctx.now,
+            force=ctx.flag("force"),
+        )
+    except ApiError as error:
+        if error.code != "JOINING_HOST_CONNECTION_FAILED":
+            raise
+        ctx.out.items(JOIN_CONNECTION_FAILED)
+        return
+    fuse = ocaml_float(ctx.world.params.fuse)
+    ctx.out.items([f"Host agent will restart and attempt to join pool in {fuse} seconds..."])
+
+
 def pool_recover_slaves(ctx: Ctx) -> None:
     ctx.out.items(ctx.world.xapi.recover_slaves(ctx.m, ctx.now))
 
@@ -416,6 +441,10 @@ COMMANDS: dict[str, Command] = {
     "pool-designate-new-master": Command(
         ("host-uuid",), (), "Request an orderly handover of the role of master to another host.",
         pool_designate_new_master,
+    ),
+    "pool-join": Command(
+        ("master-address", "master-username", "master-password"), ("force",),
+        "Instruct host to join an existing pool.", pool_join,
     ),
     "pool-sync-database": Command(
         (), (), "Synchronise the current database across all hosts in the pool.", pool_sync_database,

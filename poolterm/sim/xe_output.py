@@ -31,6 +31,14 @@ class MultipleFailure(Exception):
         self.failures = failures
 
 
+class Blocked(Exception):
+    """The call is stuck inside a xapi that does not answer: the command hangs."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class AskUser(Exception):
     """The command printed `text` and waits for a line of stdin."""
 

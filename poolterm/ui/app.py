@@ -6,6 +6,12 @@ is recomputed at most :data:`RECOMPUTE_PERIOD` apart and pushed to the banner,
 the grid and the host panels. Commands typed by the operator run as workers
 on the same loop, stream into the log pane, and can be cancelled. Every
 decision about what may run is taken in :meth:`PoolApp.check_action`.
+
+Every command (a curated query, a line typed at the xe prompt, a playbook step)
+goes through the runner's :class:`CommandGate`: the guards decide, a dialog asks
+for confirmation or offers an override, and the journal records it all. A
+playbook runs as a worker driving :class:`PlaybookRunner`, whose events fill the
+playbook panel and the log.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import shlex
 import signal
 import sys
 import time
@@ -29,12 +36,17 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from poolterm import guards
+from poolterm.journal import Journal, JournalError, ResumePoint, new_path
 from poolterm.model import Diagnosis, Verdict
+from poolterm.playbooks import PlaybookError, load_all, load_playbook
+from poolterm.playbooks import runner as pb
+from poolterm.playbooks.conditions import known_uuids
+from poolterm.playbooks.engine import CommandResult, Finished, Timing, render, resume_at
 from poolterm.settings import Settings, default_save_dir, user_themes_dir
-from poolterm.ssh import HostUnavailable, RunResult
 from poolterm.ui.banner import Badges, VerdictBanner
 from poolterm.ui.detail import HostDetailScreen, HostPanel
-from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt
+from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog
 from poolterm.ui.grid import HostGrid
 from poolterm.ui.help import HelpScreen
 from poolterm.ui.logpane import LogPane
@@ -45,19 +57,22 @@ from poolterm.ui.messages import (
     DiagnosisUpdated,
     FaultInjected,
     Observed,
+    PlaybookEnded,
     Saved,
     VerdictChanged,
 )
+from poolterm.ui.operator import ConsoleOperator
 from poolterm.ui.palette import PoolCommands
+from poolterm.ui.playbook_panel import ENGINE_STATUS, PlaybookPanel, PlaybookProgress, command_preview
 from poolterm.ui.queries import (
     COMMAND_TIMEOUT,
     DEADLINE_SLACK,
     PromptError,
     curated_queries,
     parse_prompt,
-    refusal,
+    read_only_refusal,
 )
-from poolterm.ui.source import LiveSource, StaticSource
+from poolterm.ui.source import LiveSource, SourceWatch, StaticSource
 from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poolterm_defaults
 
 #: Seconds between two diagnoses at most: fast enough to feel live, cheap at 1000 hosts.
@@ -90,18 +105,23 @@ FAULTS = (
     ("hang-xapi", "hang-xapi: xapi stops answering"),
     ("unhang-xapi", "unhang-xapi: xapi answers again"),
 )
+#: Seconds a playbook waits for the first complete probe round before it decides anyway.
+OBSERVE_SLACK = 10.0
 #: Actions on the main screen's grid and log: hidden while another screen is on top.
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "detail", "log_only_host", "log_search"})
 #: Why an action is greyed out; check_action decides, this explains.
 UNAVAILABLE = {
     "inject_fault": "fault injection exists only in `poolterm demo`",
-    "cancel_command": "no command is running",
+    "cancel_command": "no command or playbook is running",
     "clear_filter": "no filter is set",
     "refresh": "probing is paused (p) or this is a static view",
     "query_menu": "no host selected, or no connections in this view",
     "xe_prompt": "no host selected, or no connections in this view",
     "detail": "no host selected",
-    "recommended": "no playbook is recommended for the current verdict",
+    "recommended": "no playbook is recommended for the current verdict, or one is running already",
+    "start_playbook": "a playbook is running already, or this view cannot change the pool (static view, "
+                      "--read-only, or no journal)",
+    "pause": "a playbook is running: it needs fresh probes to verify its steps",
     "log_only_host": "no host selected",
 }
 
@@ -130,7 +150,9 @@ class PoolApp(App[int]):
         Binding("ctrl+u,escape", "clear_filter", "Clear filter", id="clear-filter"),
         Binding("s", "save", "Save", id="save", tooltip="save the log and an SVG screenshot"),
         Binding("R", "recommended", "Playbook", id="recommended", show=False,
-                tooltip="what the recommended playbook for the verdict is"),
+                tooltip="start the playbook the verdict recommends"),
+        Binding("t", "teach", "Teach", id="teach", show=False,
+                tooltip="teaching mode: every step's why, the verdict's evidence, the next key"),
         Binding("o", "log_only_host", "Log: host", id="log-host", show=False,
                 tooltip="show only the selected host's lines in the log (again: all hosts)"),
         Binding("ctrl+f", "log_search", "Search log", id="log-search", show=False),
@@ -160,6 +182,10 @@ class PoolApp(App[int]):
         timeout: float | None = None,
         theme_dirs: Iterable[Path] | None = None,
         own_process: bool = False,
+        journal: Journal | None = None,
+        timing: Timing | None = None,
+        teach: bool = False,
+        resume: ResumePoint | None = None,
     ) -> None:
         super().__init__()
         if source is None:
@@ -176,6 +202,14 @@ class PoolApp(App[int]):
         self.save_dir = save_dir or self.settings.save_dir or default_save_dir()
         self.clock = clock
         self.own_process = own_process  # the console is the whole program: it may tune the process
+        self.journal = journal
+        self._own_journal = False  # opened here (and so closed here), not handed in
+        self.timing = timing
+        self.teach = teach
+        self.resume_point = resume
+        self.operator = ConsoleOperator(self, on_change=self._teaching_changed)
+        self._playbook: Worker | None = None
+        self._runner: pb.PlaybookRunner | None = None
         self.diagnosis: Diagnosis | None = None
         self._announced: Verdict | None = None  # the last verdict written to the log
         self._pending: Observed | None = None
@@ -206,10 +240,12 @@ class PoolApp(App[int]):
         self.grid = HostGrid(ascii_only=self.ascii_only, id="grid")
         self.log_pane = LogPane(ascii_only=self.ascii_only, id="log", flush_seconds=LOG_FLUSH)
         self.host_panel = HostPanel(id="side")
+        self.playbook_panel = PlaybookPanel(ascii_only=self.ascii_only, id="playbook")
         yield self.banner
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield self.grid
+                yield self.playbook_panel
                 yield self.log_pane
             yield self.host_panel
         self.filter_bar = Horizontal(id="filter-bar")
@@ -234,8 +270,11 @@ class PoolApp(App[int]):
             self.notify(f"no theme named {self._requested_theme!r}; using {self.theme}",
                         title="theme", severity="error", timeout=10)
         self._apply_keymap()
+        self._open_journal()
         self.grid.focus()
         self._badges()
+        self.playbook_panel.teach = self.teach
+        self.playbook_panel.redraw()
         self.source.start(self._publish, self._probing_failed)
         if self._waiting:
             self.banner.show_waiting(0, len(self.source.host_names))
@@ -257,6 +296,19 @@ class PoolApp(App[int]):
     async def on_unmount(self) -> None:
         self._closing = True
         await self.source.close()
+        if self._own_journal and self.journal is not None:
+            self.journal.close()
+
+    def _open_journal(self) -> None:
+        """A live console journals everything; without a journal it runs no command at all."""
+        if self.journal is not None or not self.source.live:
+            return
+        try:
+            self.journal = Journal.open(new_path(), argv=sys.argv)
+            self._own_journal = True
+        except JournalError as exc:
+            self.notify(f"{exc}; no command can run without a journal", title="journal", severity="error",
+                        timeout=30)
 
     def _register_themes(self, directories: Iterable[Path]) -> None:
         loaded = load_themes(directories)
@@ -275,7 +327,8 @@ class PoolApp(App[int]):
 
     def _all_bindings(self) -> list[Binding]:
         bindings = list(self.BINDINGS)
-        for cls in (HostGrid, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm):
+        for cls in (HostGrid, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm, OverrideDialog,
+                    ManualStep):
             bindings += cls.BINDINGS
         return [b for b in bindings if isinstance(b, Binding)]
 
@@ -310,6 +363,8 @@ class PoolApp(App[int]):
             pending = self._pending = Observed()
             self.post_message(pending)
         pending.hosts.append(observation.host)
+        if self._runner is not None:
+            self._runner.observed(observation)
 
     def on_observed(self, message: Observed) -> None:
         if self._pending is message:
@@ -370,6 +425,7 @@ class PoolApp(App[int]):
         self._refresh_bindings()
         if not self._waiting and diagnosis.verdict != self._announced:
             self._verdict_changed(diagnosis)
+        self._teaching_changed()
         self.post_message(DiagnosisUpdated(diagnosis))
 
     def _verdict_changed(self, diagnosis: Diagnosis) -> None:
@@ -379,7 +435,13 @@ class PoolApp(App[int]):
         pool = diagnosis.worst
         summary = pool.summary if pool else ""
         self.log_pane.append(None, "info", f"verdict {diagnosis.verdict.title}: {summary}", at=self.clock())
+        # While a playbook runs, its runner journals the verdicts of its pool itself.
+        if pool is not None and self.journal is not None and self._runner is None:
+            self.journal.write("verdict", pool=pool.name, verdict=pool.verdict.value,
+                               severity=pool.verdict.severity.value, master=pool.master, summary=pool.summary)
         self.post_message(VerdictChanged(old, diagnosis.verdict, summary))
+        if old is None and self.resume_point is not None:
+            self._offer_resume(self.resume_point)
 
     def _show_host_panels(self) -> None:
         now = self.source.now()
@@ -423,17 +485,22 @@ class PoolApp(App[int]):
         if action == "inject_fault":
             return True if self.demo is not None else False
         if action == "cancel_command":
-            return True if self._command is not None else False
+            return True if self._command is not None or self._playbook is not None else False
+        if action == "pause":
+            return False if self._playbook is not None else True
         if action == "clear_filter":
             return True if self.filter_text or self._filter_bar_open else False
         if action == "refresh":
             return True if live and not self.paused else None
         if action in ("query_menu", "xe_prompt"):
-            return True if live and self.selected else None
+            return True if live and self.selected and self.journal is not None else None
         if action in ("detail", "log_only_host"):
             return True if self.selected else None
         if action == "recommended":
-            return True if self._recommended() else None
+            return True if self._recommended() and self._playbook is None else None
+        if action == "start_playbook":
+            return True if live and self.journal is not None and not self.read_only and self._playbook is None \
+                else None
         if action == "run_xe":
             return True if self._xe_refusal(str(parameters[0])) is None else None
         return True
@@ -445,7 +512,8 @@ class PoolApp(App[int]):
         (five times a second) would waste most of a frame.
         """
         state = (self.paused, self.selected is not None, self._command is not None,
-                 bool(self.filter_text or self._filter_bar_open), self._recommended() is not None)
+                 bool(self.filter_text or self._filter_bar_open), self._recommended() is not None,
+                 self._playbook is not None, self.journal is not None)
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -462,7 +530,9 @@ class PoolApp(App[int]):
             request = parse_prompt(line)
         except PromptError as exc:
             return str(exc)
-        return refusal(request, read_only_mode=self.read_only)
+        if self.read_only and not request.read_only:
+            return read_only_refusal(request)
+        return None
 
     def _allowed(self, action: str, *parameters: object) -> bool:
         if self.check_action(action, parameters) is True:
@@ -472,7 +542,8 @@ class PoolApp(App[int]):
 
     # ---- operator actions ------------------------------------------------------------------------
     async def action_quit(self) -> None:
-        if self._command is None:
+        running = self._running_label()
+        if not running:
             self.exit(0)
             return
 
@@ -480,7 +551,12 @@ class PoolApp(App[int]):
             if quit_now:
                 self.exit(0)
 
-        self.push_screen(Confirm(f"{self._command_label} is still running. Cancel it and quit?"), answer)
+        self.push_screen(Confirm(f"{running} is still running. Cancel it and quit?"), answer)
+
+    def _running_label(self) -> str:
+        if self._playbook is not None and self.playbook_panel.progress is not None:
+            return f"playbook {self.playbook_panel.progress.playbook.id}"
+        return self._command_label if self._command is not None else ""
 
     def action_help(self) -> None:
         extra = self._demo_hint() if self.demo is not None else ""
@@ -503,7 +579,8 @@ class PoolApp(App[int]):
             self._schedule_recompute()
 
     def action_pause(self) -> None:
-        self.paused = not self.paused
+        if self._allowed("pause"):
+            self.paused = not self.paused
 
     def action_refresh(self) -> None:
         if self._allowed("refresh"):
@@ -573,20 +650,241 @@ class PoolApp(App[int]):
         self.notify(f"{count} log lines and a screenshot saved in {directory}", title="saved", timeout=8)
         self.post_message(Saved(str(log_path), str(svg_path)))
 
+    # playbooks ---------------------------------------------------------------------------------------
     def action_recommended(self) -> None:
         pool = self._recommended()
-        if pool is None:
-            self.notify(self.unavailable_reason("recommended"), title="playbook")
+        if pool is None or self._playbook is not None:
+            self.notify(self.unavailable_reason("recommended"), title="playbook", severity="warning")
             return
-        self.notify(f"{pool.summary}\nNext: {pool.advice}\nPlaybook {pool.playbook!r} will guide these steps with "
-                    "guard checks; playbooks are not available in this build, so no change is made from here.",
-                    title=f"recommended playbook: {pool.playbook}", timeout=20)
+        self.start_playbook(pool.playbook, pool.name)
 
     def _recommended(self):
         if self.diagnosis is None:
             return None
         pool = self.diagnosis.worst
         return pool if pool is not None and pool.playbook else None
+
+    def start_playbook(self, playbook_id: str, pool_name: str | None = None,
+                       resume: ResumePoint | None = None) -> bool:
+        """Run a playbook on a pool (the worst one by default) as a worker; False if it cannot start."""
+        if self.check_action("start_playbook", ()) is not True:
+            self.notify(self.unavailable_reason("start_playbook"), title="playbook", severity="warning")
+            return False
+        try:
+            playbook = load_playbook(playbook_id)
+        except PlaybookError as exc:
+            self.notify(str(exc), title="playbook", severity="error")
+            return False
+        pool = self._config_pool(pool_name)
+        if pool is None:
+            self.notify(f"no pool named {pool_name!r} in this inventory", title="playbook", severity="error")
+            return False
+        # The runner verifies every step on fresh probes: a paused watcher would starve it.
+        self.paused = False
+        self.playbook_panel.progress = PlaybookProgress(playbook, pool.name)
+        self.playbook_panel.redraw()
+        self.log_pane.append(None, "info", f"playbook {playbook.id} on pool {pool.name}: {playbook.title}",
+                             at=self.clock())
+        self._playbook = self._run_playbook(playbook, pool, resume)
+        self._after_run_change()
+        return True
+
+    def _config_pool(self, name: str | None):
+        if name is None:
+            worst = self.diagnosis.worst if self.diagnosis else None
+            name = worst.name if worst else None
+        return next((p for p in self.source.pools if name is None or p.name == name), None)
+
+    def _timing(self) -> Timing:
+        if self.timing is not None:
+            return self.timing
+        connect = self.source.inventory.ssh.connect_timeout
+        return Timing(probe=pb.WAIT_INTERVAL + self.source.timeout + DEADLINE_SLACK + connect)
+
+    @work(group="playbook", exit_on_error=False, description="playbook")
+    async def _run_playbook(self, playbook, pool, resume: ResumePoint | None) -> None:
+        runner = pb.PlaybookRunner(pool=pool, connections=self.source, journal=self.journal, operator=self.operator,
+                                   timing=self._timing(), read_only=self.read_only, on_event=self._playbook_event)
+        runner.attach(SourceWatch(self.source))
+        self._runner = runner
+        outcome = "cancelled"
+        try:
+            finished = await runner.run(playbook, resume=resume,
+                                        observe_timeout=self.source.timeout + OBSERVE_SLACK)
+            outcome = finished.outcome
+        except asyncio.CancelledError:
+            self._playbook_cancelled()
+            raise
+        finally:
+            self._runner = None
+            self._playbook = None
+            await runner.close()
+            if self._ui_alive():
+                self._after_run_change()
+                self.post_message(PlaybookEnded(playbook.id, outcome))
+
+    def _playbook_cancelled(self) -> None:
+        progress = self.playbook_panel.progress
+        if progress is None or not progress.run or progress.finished is not None:
+            return
+        reason = "The operator cancelled the playbook in the console."
+        self.journal.write("playbook-end", run=progress.run, outcome="stopped", reason=reason,
+                           advice=f"Press R (or run `poolterm playbook run {progress.playbook.id}`) to resume.",
+                           index=progress.current)
+        if progress.current is not None:
+            progress.statuses[progress.current] = "failed"
+        progress.finished = Finished("stopped", reason, "", progress.current)
+        self.log_pane.append(None, "info", f"playbook {progress.playbook.id}: cancelled", at=self.clock())
+        if self._ui_alive():
+            self.playbook_panel.redraw()
+
+    def _after_run_change(self) -> None:
+        self._badges()
+        self._refresh_bindings()
+        self._teaching_changed()
+
+    def _playbook_event(self, event: object) -> None:
+        """The runner's events: the panel shows the run, the log its commands and their output."""
+        progress = self.playbook_panel.progress
+        if progress is None or not self._ui_alive():
+            return
+        at = self.clock()
+        log = self.log_pane.append
+        if isinstance(event, pb.PlaybookStarted):
+            progress.run = event.run
+            if event.resumed_at is not None:
+                progress.statuses[:event.resumed_at] = ["done"] * event.resumed_at
+                progress.note(f"resumed at step {event.resumed_at + 1}")
+        elif isinstance(event, pb.StepEvent):
+            self._step_event(progress, event.notice, at)
+        elif isinstance(event, pb.CommandStarted):
+            progress.command, progress.command_state, progress.ended = event.command, "running", ""
+            progress.host_of[event.id] = event.host
+            log(event.host, "cmd", event.command, at=at)
+        elif isinstance(event, pb.CommandOutput):
+            log(progress.host_of.get(event.id), event.stream, event.line)
+        elif isinstance(event, pb.CommandEnded):
+            progress.command_state, progress.ended = "ended", _ended(event)
+            log(progress.host_of.get(event.id), "info", f"[{progress.ended}] {progress.command}", at=at)
+        elif isinstance(event, pb.GuardRefused):
+            text = f"REFUSED {event.command} on {event.host}: {event.refusal.reason} Instead: {event.refusal.instead}"
+            progress.note(text)
+            log(event.host, "stderr", text, at=at)
+        elif isinstance(event, pb.Overridden):
+            progress.note(f"override for {event.host} {'accepted' if event.accepted else 'not accepted'}")
+        elif isinstance(event, pb.Waiting):
+            progress.waiting = f"up to {event.seconds_left:.0f} s for {event.expect} (now: {event.detail})"
+        elif isinstance(event, pb.PlaybookFinished):
+            self._playbook_finished(progress, event.finished, at)
+        self.playbook_panel.redraw()
+
+    def _step_event(self, progress: PlaybookProgress, notice, at) -> None:
+        index = notice.index
+        progress.titles[index] = notice.title
+        head = f"step {index + 1}/{len(progress.playbook.steps)}: {notice.title}"
+        if notice.kind in ("step-started", "step-resumed"):
+            progress.statuses[index] = "running"
+            progress.current, progress.waiting = index, ""
+            step = progress.playbook.steps[index]
+            engine = self._runner.engine if self._runner else None
+            if notice.kind == "step-started":
+                progress.why = notice.detail
+                preview = command_preview(step, engine.render if engine else lambda text: text)
+                progress.command, progress.command_state, progress.ended = preview, "next", ""
+                if preview and notice.host:
+                    progress.command = f"on {notice.host}: {preview}"
+            self.log_pane.append(None, "info", head + (f" ({notice.detail})" if notice.kind == "step-resumed"
+                                                       else ""), at=at)
+        elif notice.kind == "step-done":
+            progress.statuses[index] = "done"
+            progress.waiting = ""
+            self.log_pane.append(None, "info", f"{head}: ok: {notice.detail}", at=at)
+        elif notice.kind == "step-skipped":
+            progress.statuses[index] = "skipped"
+            progress.note(f"step {index + 1} skipped: {notice.detail}")
+            self.log_pane.append(None, "info", f"{head}: skipped ({notice.detail})", at=at)
+        elif notice.kind == "fact":
+            progress.note(f"learned: {notice.detail}")
+
+    def _playbook_finished(self, progress: PlaybookProgress, finished, at) -> None:
+        progress.finished = finished
+        engine = self._runner.engine if self._runner else None
+        if engine is not None:
+            progress.statuses = [ENGINE_STATUS[status] for status in engine.statuses]
+        text = f"playbook {progress.playbook.id}: {finished.outcome}: {finished.reason}"
+        self.log_pane.append(None, "info", text, at=at)
+        self.notify(finished.reason + (f"\nNext: {finished.advice}" if finished.advice else ""),
+                    title=f"playbook {progress.playbook.id}: {finished.outcome}",
+                    severity="information" if finished.ok else "warning", timeout=20)
+
+    # resuming an interrupted run ---------------------------------------------------------------------
+    def _offer_resume(self, point: ResumePoint) -> None:
+        self.resume_point = None
+        try:
+            playbook = load_playbook(point.playbook)
+        except PlaybookError as exc:
+            self.notify(f"the journal's unfinished run cannot be resumed: {exc}", title="resume", severity="error")
+            return
+        last = point.last_completed
+        done = f"step {last['index'] + 1} ({last['title']})" if last else "none"
+        how = f"it stopped: {point.reason}" if point.state == "stopped" else "poolterm was interrupted"
+        at = resume_at(playbook, list(point.completed), point.acted)
+        if at.index < len(playbook.steps):
+            bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
+            where = f"step {at.index + 1} of {len(playbook.steps)}: {render(playbook.steps[at.index].title, bindings)}"
+        else:
+            where = "the goal check (every step was completed)"
+        body = (f"Playbook {point.playbook} on pool {point.pool}, started {point.started} by "
+                f"{point.operator or 'unknown'} (journal {point.path}).\nLast completed step: {done}; {how}.\n"
+                f"It resumes at {where}, after poolterm observes every host again.")
+        self.notify(f"unfinished playbook {point.playbook} in the journal", title="resume", timeout=10)
+
+        def answer(resume: bool | None) -> None:
+            if resume:
+                self.start_playbook(point.playbook, point.pool, resume=point)
+            elif self.journal is not None:
+                self.journal.write("playbook-end", run=point.run, outcome="abandoned",
+                                   reason="the operator started afresh", advice="", index=None)
+
+        self.push_screen(Confirm("Resume the unfinished playbook?", body=body, id="resume"), answer)
+
+    # teaching ---------------------------------------------------------------------------------------
+    def action_teach(self) -> None:
+        self.teach = not self.teach
+        self.playbook_panel.teach = self.teach
+        self._teaching_changed()
+        self.playbook_panel.redraw()
+        self._badges()
+        self.notify("teaching mode " + ("on: the panel explains" if self.teach else "off"), title="teach", timeout=3)
+
+    def _teaching_changed(self) -> None:
+        """Teaching mode follows the verdict, the run and the dialog in front."""
+        if not self.teach or not self._ui_alive():
+            return
+        panel = self.playbook_panel
+        panel.pool = self.diagnosis.worst if self.diagnosis else None
+        panel.next_key = self._next_key()
+        panel.redraw()
+
+    def _next_key(self) -> str:
+        screen = self.screen
+        if isinstance(screen, Confirm):
+            return "y runs exactly the command shown, on the host named; n declines and nothing is sent."
+        if isinstance(screen, ManualStep):
+            return "do what the dialog says, then enter; s stops the playbook here (it can be resumed)."
+        if isinstance(screen, OverrideDialog):
+            return "esc keeps the refusal (almost always right); an override needs the host's name and a reason."
+        if self._playbook is not None:
+            return "none: poolterm runs the step or waits for its effect; x cancels the playbook."
+        pool = self._recommended()
+        if pool is not None and self.check_action("start_playbook", ()) is True:
+            return f"R starts playbook {pool.playbook}, which guides the fix step by step."
+        if pool is not None:
+            return (f"none here: playbook {pool.playbook} fixes this, from a live console without --read-only "
+                    f"(or `poolterm playbook run {pool.playbook}`).")
+        if self.diagnosis is not None and self.diagnosis.verdict is Verdict.HEALTHY:
+            return "none needed: the pool is healthy. c runs read-only queries on the selected host."
+        return "d shows the selected host's evidence; c runs read-only queries on it."
 
     # commands on a host ----------------------------------------------------------------------------
     def action_query_menu(self) -> None:
@@ -614,7 +912,8 @@ class PoolApp(App[int]):
             return
         host = self.selected
         hint = ("read-only console: queries only" if self.read_only
-                else "read-only xe commands run; commands that change the pool are refused in this build")
+                else "queries run at once; a command that changes the pool meets the guards: confirm, or a "
+                     "refusal with what to do instead")
 
         def submitted(line: str | None) -> None:
             if line:
@@ -624,55 +923,93 @@ class PoolApp(App[int]):
                                     value="xe ", hint=hint), submitted)
 
     def run_xe(self, host: str, line: str) -> bool:
-        """Run an operator's xe line on ``host`` if check_action allows it; refuse it visibly otherwise."""
+        """Run an operator's xe line on ``host`` through the guards; refuse it visibly if check_action does."""
         if self.check_action("run_xe", (line,)) is not True:
             self._refuse(host, line, self._xe_refusal(line) or "refused")
             return False
         request = parse_prompt(line)
-        return self.start_command(host, request.text, request.remote())
+        return self.start_command(host, request.text, request.remote(), argv=request.argv)
 
     def _refuse(self, host: str, command: str, reason: str) -> None:
         self.log_pane.append(host, "stderr", reason, at=self.clock())
         self.notify(reason, title="refused", severity="error", timeout=12)
+        if self.journal is not None:
+            self.journal.write("refused", host=host, command=command, rule="console", reason=reason,
+                               operator=self.journal.operator, source="console")
         self.post_message(CommandRefused(command, reason))
 
-    def start_command(self, host: str, shown: str, remote: str) -> bool:
+    def start_command(self, host: str, shown: str, remote: str, *, argv: tuple[str, ...] | None = None) -> bool:
+        """Send ``shown`` (as ``remote``) to ``host`` through the command gate, in a worker."""
         if self._command is not None:
             self.notify(f"{self._command_label} is still running; x cancels it", title="busy", severity="warning")
             return False
+        if self.journal is None:
+            self.notify(self.unavailable_reason("xe_prompt"), title="not available", severity="warning")
+            return False
         self._command_label = f"{shown} on {host}"
-        self.log_pane.append(host, "cmd", shown, at=self.clock())
-        self.post_message(CommandStarted(host, shown, remote))
-        self._command = self._run_command(host, shown, remote)
+        self._command = self._run_command(host, shown, remote, argv or tuple(shlex.split(shown)))
         self._badges()
         self._refresh_bindings()
         return True
 
+    def _gate(self, emit: Callable[[object], None]) -> pb.CommandGate:
+        addresses = {h.name: h.address for p in self.source.pools for h in p.hosts}
+        return pb.CommandGate(self.source, self.journal, self.operator, read_only=self.read_only, assume_yes=False,
+                              addresses=addresses, emit=emit)
+
+    def _facts(self) -> guards.Facts:
+        return guards.Facts(uuids=known_uuids(self.source.observations))
+
     @work(group="command", exit_on_error=False, description="operator command")
-    async def _run_command(self, host: str, shown: str, remote: str) -> None:
+    async def _run_command(self, host: str, shown: str, remote: str, argv: tuple[str, ...]) -> None:
+        sent: dict[str, str] = {}  # the journal's id of the command once it is sent
+
+        def emit(event: object) -> None:
+            if isinstance(event, pb.CommandStarted):
+                sent["id"] = event.id
+                self.log_pane.append(host, "cmd", shown, at=self.clock())
+                self.post_message(CommandStarted(host, shown, remote))
+            elif isinstance(event, pb.CommandOutput):
+                self.log_pane.append(host, event.stream, event.line)
+            elif isinstance(event, pb.GuardRefused):
+                self.log_pane.append(host, "stderr", f"REFUSED {shown}: {event.refusal.text}", at=self.clock())
+            elif isinstance(event, pb.Overridden):
+                word = "accepted" if event.accepted else "not accepted (it needs the exact host name and a reason)"
+                self.log_pane.append(host, "info", f"override {word}", at=self.clock())
+
         outcome, status = "", None
-
-        def on_line(stream: str, line: str) -> None:
-            self.log_pane.append(host, stream, line)
-
         try:
-            result = await self.source.run(host, remote, deadline=COMMAND_TIMEOUT + DEADLINE_SLACK, on_line=on_line)
-            outcome, status = describe(result), result.exit_status
-        except HostUnavailable as exc:
-            outcome = f"not run: {host} cannot be used ({exc.reach.value}: {exc.detail})"
+            gated = await self._gate(emit).run(host, shown, remote, argv=argv, timeout=COMMAND_TIMEOUT,
+                                               diagnosis=self.source.diagnosis, facts=self._facts,
+                                               context={"source": "console"})
+            if gated.refusal is not None:
+                outcome = f"refused: {gated.refusal.reason} Instead: {gated.refusal.instead}"
+                self.notify(outcome, title="refused", severity="error", timeout=15)
+                self.post_message(CommandRefused(shown, outcome))
+            elif gated.declined:
+                outcome = "not run: declined by the operator"
+            else:
+                outcome, status = describe(gated.result), gated.result.exit_status
         except asyncio.CancelledError:
             outcome = "cancelled by the operator"
+            if "id" in sent:
+                self.journal.write("command-end", id=sent["id"], host=host, exit_status=None, deadline_hit=False,
+                                   error=outcome, seconds=None, source="console")
             raise
         finally:
             self._command = None
-            self.log_pane.append(host, "info", f"[{outcome}] {shown}", at=self.clock())
-            self.post_message(CommandFinished(host, shown, outcome, status))
-            self._badges()
-            self._refresh_bindings()
+            if self._ui_alive():
+                self.log_pane.append(host, "info", f"[{outcome}] {shown}", at=self.clock())
+                if not outcome.startswith("refused"):
+                    self.post_message(CommandFinished(host, shown, outcome, status))
+                self._badges()
+                self._refresh_bindings()
 
     def action_cancel_command(self) -> None:
         if self._command is not None:
             self._command.cancel()
+        elif self._playbook is not None:
+            self._playbook.cancel()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -723,8 +1060,11 @@ class PoolApp(App[int]):
     def _badges(self) -> None:
         if not self.is_mounted:
             return
+        progress = self.playbook_panel.progress
+        playbook = progress.playbook.id if progress is not None and self._playbook is not None else ""
         self.banner.set_badges(Badges(paused=self.paused, filter_text=self.filter_text, read_only=self.read_only,
-                                      demo=self.demo is not None, command=self._command_label if self._command else ""))
+                                      demo=self.demo is not None, command=self._command_label if self._command else "",
+                                      playbook=playbook, teach=self.teach))
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(title, help, callback) for everything the palette offers now, filtered by check_action."""
@@ -739,6 +1079,11 @@ class PoolApp(App[int]):
             for query in curated_queries(self._uuid_of(host)):
                 commands.append((f"Query {host}: {query.title}", query.command,
                                  _starter(self, host, query.command, query.remote())))
+        if self.check_action("start_playbook", ()) is True:
+            for playbook in load_all():
+                verdicts = ", ".join(v.title for v in playbook.for_verdicts)
+                commands.append((f"Playbook {playbook.id}: {playbook.title}", f"for {verdicts}",
+                                 _playbook_starter(self, playbook.id)))
         if host and self.demo is not None:
             for action, title in FAULTS:
                 commands.append((f"Simulator: {action} {host}", title, _injector(self, action, host)))
@@ -771,15 +1116,25 @@ def settle_garbage_collector() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
-def describe(result: RunResult) -> str:
+def describe(result: CommandResult) -> str:
+    if result.error:
+        return f"not run: {result.error}"
     if result.deadline_hit:
         return f"no answer within {COMMAND_TIMEOUT + DEADLINE_SLACK:g} s; the channel was closed"
     if result.exit_status in (124, 137):
         return (f"timed out after {COMMAND_TIMEOUT:g} s (a forwarded xe waits for a master that does not answer, "
                 "or xapi is hung)")
-    if result.signal:
-        return f"killed by signal {result.signal}"
+    if result.exit_status is None:
+        return "ended without an exit status (killed by a signal)"
     return f"exit {result.exit_status}"
+
+
+def _ended(event: pb.CommandEnded) -> str:
+    if event.error:
+        return f"failed: {event.error}"
+    if event.deadline_hit:
+        return f"timed out after {event.seconds:g} s"
+    return f"exit {event.exit_status}, {event.seconds:g} s"
 
 
 def _runner(app: PoolApp, action: str) -> Callable[[], object]:
@@ -788,6 +1143,10 @@ def _runner(app: PoolApp, action: str) -> Callable[[], object]:
 
 def _starter(app: PoolApp, host: str, shown: str, remote: str) -> Callable[[], object]:
     return lambda: app.start_command(host, shown, remote)
+
+
+def _playbook_starter(app: PoolApp, playbook_id: str) -> Callable[[], object]:
+    return lambda: app.start_playbook(playbook_id)
 
 
 def _injector(app: PoolApp, action: str, host: str) -> Callable[[], object]:

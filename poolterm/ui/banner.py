@@ -33,6 +33,8 @@ class Badges:
     read_only: bool = False
     demo: bool = False
     command: str = ""  # the command running, if any
+    playbook: str = ""  # the playbook running, if any
+    teach: bool = False
 
     def words(self) -> list[str]:
         words = []
@@ -40,8 +42,12 @@ class Badges:
             words.append("PAUSED")
         if self.filter_text:
             words.append(f"FILTER {self.filter_text!r}")
+        if self.playbook:
+            words.append(f"PLAYBOOK {self.playbook}")
         if self.command:
             words.append("RUNNING")
+        if self.teach:
+            words.append("TEACH")
         if self.read_only:
             words.append("READ-ONLY")
         if self.demo:

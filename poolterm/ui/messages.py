@@ -59,3 +59,11 @@ class Saved(Message):
     def __init__(self, log: str, screenshot: str) -> None:
         super().__init__()
         self.log, self.screenshot = log, screenshot
+
+
+class PlaybookEnded(Message):
+    """A playbook run from the console ended: ``outcome`` is the engine's, or ``cancelled``."""
+
+    def __init__(self, playbook: str, outcome: str) -> None:
+        super().__init__()
+        self.playbook, self.outcome = playbook, outcome

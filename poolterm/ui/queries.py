@@ -4,9 +4,9 @@ No Textual here: the decisions are plain functions the app's ``check_action``
 calls. Everything the operator types is parsed into an argv, checked word by
 word with :mod:`poolterm.xe`, and rebuilt with :func:`poolterm.xe.xe_command`,
 so what runs on the host is exactly one ``xe`` invocation with every value
-quoted, under ``timeout -k``. A command is read-only only if it is on
-:data:`READ_ONLY_COMMANDS`; everything else changes the pool and is refused in
-this build (changes will go through playbook steps and their guards).
+quoted, under ``timeout -k``. Whether a command only reads is the guards'
+decision (:mod:`poolterm.guards`), the same one every playbook step meets;
+what may run of the rest is decided by the command gate.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from poolterm import guards
 from poolterm.xe import validate_param_name, wrap_timeout, xe_command
 
 #: Seconds an operator's command may run on the host before ``timeout`` ends it.
@@ -21,23 +22,6 @@ from poolterm.xe import validate_param_name, wrap_timeout, xe_command
 COMMAND_TIMEOUT = 20.0
 #: Local guard above the remote timeout (kill grace + transport).
 DEADLINE_SLACK = 5.0
-
-#: xe commands that only read. Anything else is treated as a change to the pool.
-READ_ONLY_COMMANDS = frozenset({
-    "help",
-    "host-list", "host-param-list", "host-param-get", "host-is-in-emergency-mode",
-    "host-cpu-info", "host-data-source-list", "host-data-source-query", "host-get-cpu-features",
-    "host-metrics-list", "host-crashdump-list", "host-call-plugin-list",
-    "pool-list", "pool-param-list", "pool-param-get",
-    "vm-list", "vm-param-list", "vm-param-get",
-    "sr-list", "sr-param-list", "pbd-list", "pbd-param-list",
-    "vdi-list", "vdi-param-list", "vbd-list", "vif-list",
-    "network-list", "network-param-list", "pif-list", "pif-param-list", "bond-list", "vlan-list",
-    "patch-list", "update-list", "task-list", "message-list", "log-get-keys",
-})
-#: Flags that change nothing about what a read-only command does.
-READ_ONLY_FLAGS = frozenset({"--minimal", "--all", "--multiple"})
-
 
 class PromptError(ValueError):
     """The line is not one ``xe`` command poolterm can send; ``str()`` is one line."""
@@ -57,8 +41,13 @@ class XeRequest:
         return xe_command(self.command, *self.flags, **dict(self.params))
 
     @property
+    def argv(self) -> tuple[str, ...]:
+        """The words the guards read: ``xe``, the command, its flags and ``key=value`` parameters."""
+        return ("xe", self.command, *self.flags, *(f"{key}={value}" for key, value in self.params))
+
+    @property
     def read_only(self) -> bool:
-        return self.command in READ_ONLY_COMMANDS and all(f in READ_ONLY_FLAGS for f in self.flags)
+        return guards.parse_command(self.argv).read_only
 
     def remote(self, timeout: float = COMMAND_TIMEOUT) -> str:
         """The command line sent to the host: validated, quoted, under ``timeout -k``."""
@@ -103,16 +92,10 @@ def _checked(word: str, what: str) -> str:
         raise PromptError(f"refused: {word!r} is not a valid xe {what} name") from None
 
 
-def refusal(request: XeRequest, *, read_only_mode: bool) -> str | None:
-    """Why ``request`` may not run (one line), or None when it may."""
-    if request.read_only:
-        return None
-    if read_only_mode:
-        return (f"refused: {request.text} changes the pool and this console is read-only (--read-only); "
-                "only queries run here")
-    return (f"refused: {request.text} changes the pool; poolterm runs changes only through a playbook step "
-            "with its guard checks (press R for the recommended playbook); changes are not available in "
-            "this build")
+def read_only_refusal(request: XeRequest) -> str:
+    """Why a command that changes the pool does not run in a read-only console (one line)."""
+    return (f"refused: {request.text} changes the pool and this console is read-only (--read-only); "
+            "only queries run here")
 
 
 @dataclass(frozen=True)

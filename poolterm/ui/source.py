@@ -189,6 +189,34 @@ class LiveSource:
         return await self.connections.run(host, command, deadline=deadline, on_line=on_line)
 
 
+class SourceWatch:
+    """A live source as the playbook runner's watcher: its observations, its pace, its wake-up.
+
+    The runner speeds probing up while it verifies a step; with the probes in a
+    child process the pace stays the child's, and waking it is all that is needed.
+    """
+
+    def __init__(self, source: LiveSource):
+        self.source = source
+
+    @property
+    def observations(self) -> Mapping[str, Observation]:
+        return self.source.observations
+
+    @property
+    def interval(self) -> float:
+        watcher = self.source.watcher
+        return watcher.interval if watcher is not None else self.source.interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        if self.source.watcher is not None:
+            self.source.watcher.interval = seconds
+
+    def wake(self) -> None:
+        self.source.wake()
+
+
 class StaticSource:
     """A fixed diagnosis: no SSH, no clock, the same screen every time."""
 

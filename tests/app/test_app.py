@@ -12,11 +12,12 @@ import time
 
 import pytest
 
+from poolterm.journal import Journal, read_journal
 from poolterm.model import Verdict
 from poolterm.settings import SettingsError, load_settings
 from poolterm.ui.app import PoolApp
 from poolterm.ui.detail import HostDetailScreen
-from poolterm.ui.dialogs import ChoiceMenu, Confirm, LinePrompt
+from poolterm.ui.dialogs import ChoiceMenu, Confirm, LinePrompt, OverrideDialog
 from poolterm.ui.help import HelpScreen
 from poolterm.ui.messages import (
     CommandFinished,
@@ -27,7 +28,7 @@ from poolterm.ui.messages import (
     Saved,
     VerdictChanged,
 )
-from poolterm.ui.queries import PromptError, parse_prompt, refusal
+from poolterm.ui.queries import PromptError, parse_prompt, read_only_refusal
 from poolterm.ui.themes import SHIPPED_DIR, ThemeError, load_theme_file, load_themes
 
 from .conftest import make_static_app
@@ -189,28 +190,80 @@ async def test_free_form_xe_runs_and_streams(inventory):
         assert all(f"plot{i}" in text for i in range(1, 9))
 
 
-async def test_mutating_command_is_refused_and_never_sent(sim, inventory):
+def journal_records(path, kind: str) -> list[dict]:
+    return [r for r in read_journal(path).records if r["kind"] == kind]
+
+
+async def test_refused_command_is_never_sent_and_the_refusal_is_journaled(sim, inventory, tmp_path):
     messages = []
-    app = live_app(inventory)
+    path = tmp_path / "incident.jsonl"
+    app = live_app(inventory, journal=Journal.open(path))
     before = sim.status()
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await healthy(pilot, app)
         await select(pilot, app, "plot2")
-        await pilot.press("e")
-        await type_line(pilot, "pool-emergency-transition-to-master")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: of(messages, CommandRefused), what="the refusal")
-        [refused] = of(messages, CommandRefused)
-        assert refused.reason.startswith("refused: xe pool-emergency-transition-to-master changes the pool")
-        assert "press R for the recommended playbook" in refused.reason
-        assert "not available in this build" in refused.reason
-        assert "refused: xe pool-emergency-transition-to-master" in log_text(app)
+        for attempt in ("wrong name", "keep"):
+            await pilot.press("e")
+            await type_line(pilot, "pool-emergency-transition-to-master")
+            await pilot.press("enter")
+            dialog = await wait_for(pilot, lambda: isinstance(app.screen, OverrideDialog) and app.screen,
+                                    what="the guard's refusal")
+            assert "plot1 is reachable and is a working master" in dialog.reason
+            assert "split brain" in dialog.reason and "pool-recover-slaves on plot1" in dialog.instead
+            if attempt == "wrong name":  # the host it protects is plot2: typing another name overrides nothing
+                await type_line(pilot, "plot1")
+                await pilot.press("enter")
+                await type_line(pilot, "testing the guard")
+                await pilot.press("enter")
+            else:
+                await pilot.press("escape")
+            await wait_for(pilot, lambda: len(of(messages, CommandRefused)) == (1 if attempt == "wrong name" else 2),
+                           what="the refusal")
+        refused = of(messages, CommandRefused)[-1]
+        assert refused.reason.startswith("refused: plot1 is reachable and is a working master")
+        assert "Instead: If hosts are orphaned" in refused.reason
+        assert "not available in this build" not in refused.reason
+        assert "REFUSED xe pool-emergency-transition-to-master" in log_text(app)
         assert not of(messages, CommandStarted)
         # Give a wrongly sent command's fuse (1 s) time to act before checking the ground truth.
         await asyncio.sleep(1.5)
     after = sim.status()
     assert [h["pool_conf"] for h in after["hosts"]] == [h["pool_conf"] for h in before["hosts"]]
     assert [m["name"] for m in after["masters"]] == ["plot1"]
+    refusals = journal_records(path, "refused")
+    assert [(r["host"], r["rule"], r["command"]) for r in refusals] == \
+        [("plot2", "second-master", "xe pool-emergency-transition-to-master")] * 2
+    [override] = journal_records(path, "override")
+    assert (override["typed"], override["reason"], override["accepted"]) == ("plot1", "testing the guard", False)
+    assert not journal_records(path, "command-start")
+
+
+async def test_allowed_change_is_confirmed_then_runs_and_is_journaled(sim, inventory, tmp_path):
+    messages = []
+    path = tmp_path / "incident.jsonl"
+    app = live_app(inventory, journal=Journal.open(path))
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await healthy(pilot, app)
+        assert app.run_xe("plot1", "xe pool-sync-database")
+        dialog = await wait_for(pilot, lambda: isinstance(app.screen, Confirm) and app.screen,
+                                what="the confirmation")
+        assert dialog.body.startswith("xe pool-sync-database\n")
+        assert f"On plot1 ({sim.address_of('plot1')}): xe pool-sync-database." in dialog.body
+        assert not of(messages, CommandStarted)  # nothing is sent while the operator reads
+        await pilot.press("y")
+        await wait_for(pilot, lambda: of(messages, CommandFinished), what="the command to finish")
+        assert of(messages, CommandFinished)[0].exit_status == 0
+        assert of(messages, CommandStarted)[0].command == "xe pool-sync-database"
+        # a query goes through the same gate, without a question
+        assert app.run_xe("plot3", "xe host-is-in-emergency-mode")
+        await wait_for(pilot, lambda: len(of(messages, CommandFinished)) == 2, what="the query")
+    [confirm] = journal_records(path, "confirm")
+    assert (confirm["host"], confirm["answer"], confirm["by"]) == ("plot1", True, "operator")
+    started = journal_records(path, "command-start")
+    assert [(r["host"], r["command"], r["changes_pool"]) for r in started] == \
+        [("plot1", "xe pool-sync-database", True), ("plot3", "xe host-is-in-emergency-mode", False)]
+    assert [r["exit_status"] for r in journal_records(path, "command-end")] == [0, 0]
+    assert journal_records(path, "verdict")[0]["verdict"] == "healthy"
 
 
 async def test_read_only_disables_mutating_commands_only(inventory):
@@ -225,7 +278,8 @@ async def test_read_only_disables_mutating_commands_only(inventory):
         assert "[READ-ONLY]" in plain(app.banner)
         assert app.run_xe("plot1", "xe pool-designate-new-master host-uuid=x") is False
         await wait_for(pilot, lambda: of(messages, CommandRefused))
-        assert "read-only" in of(messages, CommandRefused)[0].reason
+        assert "this console is read-only (--read-only)" in of(messages, CommandRefused)[0].reason
+        assert app.check_action("start_playbook", ()) is None
         assert not of(messages, CommandStarted)
         assert app.run_xe("plot1", "xe host-is-in-emergency-mode") is True
         await wait_for(pilot, lambda: of(messages, CommandFinished))
@@ -454,12 +508,29 @@ async def test_ascii_glyphs():
         assert all(ord(c) < 128 for c in rendered)
 
 
-async def test_recommended_playbook_explains_and_changes_nothing():
+async def test_teaching_mode_explains_the_verdict_and_the_next_key():
+    app = make_static_app("master-lost")
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.playbook_panel.has_class("-active")
+        await pilot.press("t")
+        panel = app.playbook_panel
+        assert panel.has_class("-active") and "[TEACH]" in plain(app.banner)
+        assert "Why MASTER LOST: Master plot1 is lost" in panel.text
+        assert "Next key: none here: playbook master-lost fixes this" in panel.text
+        evidence = [line for line in panel.text.splitlines() if line.startswith("  - ")]
+        assert evidence, panel.text
+        await pilot.press("t")
+        assert not panel.has_class("-active") and "TEACH" not in plain(app.banner)
+
+
+async def test_static_view_cannot_start_a_playbook():
     app = make_static_app("master-lost")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
+        assert app.check_action("recommended", ()) is True
+        assert app.check_action("start_playbook", ()) is None
         await pilot.press("R")
-        [note] = [n for n in app._notifications if "master-lost" in n.title]
-        assert "not available in this build" in note.message
+        assert app.playbook_panel.progress is None
+        assert any("cannot change the pool" in n.message for n in app._notifications)
 
 
 async def test_static_view_offers_no_commands():
@@ -514,13 +585,13 @@ def test_prompt_refuses_what_is_not_one_xe_command(line, message):
     assert "\n" not in str(info.value)
 
 
-def test_refusal_wording():
-    request = parse_prompt("xe host-forget uuid=1")
-    assert refusal(request, read_only_mode=False) == (
-        "refused: xe host-forget uuid=1 changes the pool; poolterm runs changes only through a playbook step "
-        "with its guard checks (press R for the recommended playbook); changes are not available in this build")
-    assert "read-only" in refusal(request, read_only_mode=True)
-    assert refusal(parse_prompt("xe pool-list"), read_only_mode=True) is None
+def test_read_only_refusal_wording_and_queries_defer_to_the_guards():
+    assert read_only_refusal(parse_prompt("xe host-forget uuid=1")) == (
+        "refused: xe host-forget uuid=1 changes the pool and this console is read-only (--read-only); "
+        "only queries run here")
+    assert parse_prompt("xe host-list --minimal").argv == ("xe", "host-list", "--minimal")
+    assert parse_prompt("xe vm-list name-label=a").read_only
+    assert not parse_prompt("xe pool-sync-database").read_only
 
 
 def test_settings_defaults_when_the_file_is_missing(tmp_path):

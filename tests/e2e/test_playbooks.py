@@ -61,17 +61,19 @@ class PlaybookRun:
 
     @classmethod
     async def start(cls, sim: Simulator, playbook: str, journal: Path | None, *extra: str,
-                    yes: bool = True) -> "PlaybookRun":
+                    yes: bool = True, env: dict[str, str] | None = None) -> "PlaybookRun":
         """``journal`` None: the default journal, in the user state directory under the sim's HOME."""
         args = [sys.executable, "-m", "poolterm", "playbook", "run", playbook, "-i", str(fast_inventory(sim)),
                 *(["--journal", str(journal)] if journal else []), *TIMING_ARGS, *(["--yes"] if yes else []),
                 *extra]
-        env = dict(os.environ, HOME=str(sim.directory), USER=OPERATOR, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
-        for variable in ("SUDO_USER", "XDG_STATE_HOME"):
-            env.pop(variable, None)
+        environment = dict(os.environ, HOME=str(sim.directory), USER=OPERATOR, PYTHONUNBUFFERED="1",
+                           PYTHONFAULTHANDLER="1", **(env or {}))
+        for variable in ("SUDO_USER", "XDG_STATE_HOME", *(() if env and "POOLTERM_JOIN_PASSWORD" in env
+                                                            else ("POOLTERM_JOIN_PASSWORD",))):
+            environment.pop(variable, None)
         proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.PIPE,
                                                     stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT, env=env)
+                                                    stderr=asyncio.subprocess.STDOUT, env=environment)
         return cls(proc)
 
     @property
@@ -249,11 +251,11 @@ async def test_incident_3_forgotten_host_is_contained_and_guided_to_a_reinstall(
         await sim.wait_until(lambda s: host_field(s, "plot5", "power") == "off", 10)
         await run.send("done")
         await run.expect("ok: plot5 does not answer SSH")
-        await run.expect(f"master-address={sim.address_of('plot1')}")
+        await run.expect(f"Keep its host name and its management address ({sim.address_of('plot5')})")
         await run.expect("Type 'done'")
         await run.send("stop")  # the reinstall takes an afternoon: stop here, resume later
         assert await run.finish() == 1, run.output
-        assert "STOPPED: Step 4 (Reinstall plot5 and join it to the pool)" in run.text
+        assert "STOPPED: Step 4 (Reinstall plot5 and power it on)" in run.text
         # contained: the seven members are healthy, the forgotten host is off and out of the database
         await assert_healthy(sim, "plot1", absent=("plot5",))
         assert changes(journal) == []

@@ -44,8 +44,8 @@ def test_help_explains_the_simulator_and_its_sub_commands(capsys):
 def test_ctl_help_lists_every_action(capsys):
     status, out, _ = run_main(["sim", "ctl", "--help"], capsys)
     assert status == 0
-    for action in ("shutdown", "crash", "poweron", "cable-out", "cable-in", "hang-xapi", "unhang-xapi", "status",
-                   "--json"):
+    for action in ("shutdown", "crash", "poweron", "cable-out", "cable-in", "hang-xapi", "unhang-xapi", "reinstall",
+                   "status", "--json"):
         assert action in out
 
 

@@ -841,7 +841,7 @@ def test_status_is_json_and_has_the_contract_keys():
     assert s["time"] == 1.5
     assert set(s["hosts"][0]) == {
         "name", "uuid", "address", "power", "link", "xapi", "pool_conf", "role", "master_address",
-        "emergency", "emergency_error", "enabled", "ptoken_sha256",
+        "emergency", "emergency_error", "enabled", "ptoken_sha256", "installs",
     }
     assert s["hosts"][1]["role"] is None and s["hosts"][1]["master_address"] is None
     assert set(s["masters"][0]) == {"name", "pool_uuid", "pool_name", "db_hosts"}

@@ -356,9 +356,18 @@ def test_forgotten_host_contains_then_waits_for_the_reinstall():
     assert engine.powered_off == {"plot3"}
     off = forgotten()
     off["plot3"] = down("plot3", was=slave_of("plot1"))
-    rejoin = engine.decide(view(off), 2)
-    assert isinstance(rejoin, AskOperator) and rejoin.step.id == "reinstall-and-join"
-    assert f"master-address={ADDRESS['plot1']}" in rejoin.text and "poolterm never asks for it" in rejoin.text
+    reinstall = engine.decide(view(off), 2)
+    assert isinstance(reinstall, AskOperator) and reinstall.step.id == "reinstall"
+    assert f"management address ({ADDRESS['plot3']})" in reinstall.text and "Do not join it by hand" in reinstall.text
+    engine.operator_done(3)
+    fresh = forgotten()
+    fresh["plot3"] = master("plot3", ("plot3",))  # a pool of its own
+    join = engine.decide(view(fresh), 4)
+    assert isinstance(join, RunCommand) and (join.step.id, join.host) == ("join", "plot3")
+    assert join.command == (f"xe pool-join master-address={ADDRESS['plot1']} master-username=root "
+                            "master-password=<redacted>")
+    assert join.secrets == (("master-password", "plot1"),) and join.changes_pool
+    assert join.sent({"master-password": "s3cret pw"}).endswith("master-password='s3cret pw'")
 
 
 def test_orphaned_slaves_recover_on_the_master():

@@ -136,3 +136,10 @@ def test_parser_never_raises_on_garbage(lines):
     for line in lines:
         parser.feed(line)
     parser.observation(1.0, complete=True, hung=True)
+
+
+def test_inventory_is_read_only_when_asked():
+    prev = Observation(host="plot2", at=0, reach=Reach.CONNECTED, pool_conf="slave:10.0.0.11",
+                       uuid="8a2d9b41-7c3e-4f6a-b1d2-5e9c0a3f7b22")
+    assert "xensource-inventory" in build_probe_command(prev, 5)
+    assert "xensource-inventory" not in build_probe_command(prev, 5, read_inventory=False)

@@ -1,0 +1,136 @@
+"""Playbooks run from the console: R on the verdict, the dialogs answered like an operator
+would, and the pool checked by the simulator's ground truth at the end."""
+
+from __future__ import annotations
+
+import yaml
+
+from poolterm.config import load_inventory
+from poolterm.journal import Journal, read_journal
+from poolterm.playbooks.engine import Timing
+from poolterm.playbooks.runner import WAIT_INTERVAL
+from poolterm.sim.runtime import Simulator
+from poolterm.sim.world import SimParams
+from poolterm.ui.app import PoolApp
+from poolterm.ui.dialogs import Confirm, ManualStep
+from poolterm.ui.messages import PlaybookEnded
+from tests.e2e.test_playbooks import healthy_truth
+
+from .test_app import of, wait_for
+
+PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)
+INTERVAL, TIMEOUT, CONNECT = 0.5, 1.5, 1
+TIMING = Timing(fuse=PARAMS.fuse, xapi_start=PARAMS.xapi_start, boot=PARAMS.boot,
+                probe=WAIT_INTERVAL + TIMEOUT + 5.0 + CONNECT)
+
+
+async def fast_sim(directory, hosts: int = 4):
+    sim = Simulator(hosts, directory, params=PARAMS)
+    await sim.start()
+    return sim
+
+
+def fast_inventory(sim: Simulator):
+    """Short SSH connect timeout: a powered-off host costs a second, not five."""
+    doc = yaml.safe_load(sim.hosts_yaml.read_text())
+    doc["ssh"]["connect_timeout"] = CONNECT
+    path = sim.directory / "fast.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return load_inventory(path)
+
+
+def console(sim: Simulator, journal_path, **kwargs) -> PoolApp:
+    return PoolApp(fast_inventory(sim), interval=INTERVAL, timeout=TIMEOUT, timing=TIMING,
+                   journal=Journal.open(journal_path), **kwargs)
+
+
+async def answer(pilot, app, kind, key: str, contains: str = ""):
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen, timeout=30,
+                            what=f"a {kind.__name__} dialog")
+    if contains:
+        body = getattr(screen, "body", "") or getattr(screen, "text", "")
+        assert contains in body, body
+    await pilot.press(key)
+    await wait_for(pilot, lambda: app.screen is not screen, what="the dialog to close")
+
+
+async def test_R_on_master_lost_recovers_the_pool_through_the_dialogs(tmp_path):
+    sim = await fast_sim(tmp_path / "sim")
+    path = tmp_path / "incident.jsonl"
+    messages = []
+    try:
+        app = console(sim, path)
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.banner.headline == "HEALTHY", what="HEALTHY")
+            await sim.ctl("crash", "plot1")
+            await wait_for(pilot, lambda: app.banner.headline == "MASTER LOST", what="MASTER LOST")
+            await pilot.press("R")
+            panel = app.playbook_panel
+            assert panel.has_class("-active") and "PLAYBOOK master-lost" in app.banner.badges.words()
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm), timeout=30, what="the first confirmation")
+            assert "next command: on plot2: xe pool-emergency-transition-to-master" in panel.text
+            assert "why: A pool cannot work without a master" in panel.text
+            await answer(pilot, app, Confirm, "y", "xe pool-emergency-transition-to-master")
+            await answer(pilot, app, Confirm, "y", "xe pool-recover-slaves")
+            manual = await wait_for(pilot, lambda: isinstance(app.screen, ManualStep) and app.screen, timeout=30,
+                                    what="the manual step")
+            assert "Power plot1 on through its BMC" in manual.text
+            assert " ✔ 2. Promote plot2 to master  [done]" in panel.text
+            assert " ✔ 3. Point every reachable host at plot2  [done]" in panel.text
+            assert " ↷ 1. Restart the toolstack on plot1  [skipped]" in panel.text
+            assert " ▶ 4. Bring plot1 back  [running]" in panel.text
+            short = panel.text
+            app.action_teach()  # teaching mode expands the step's why and names the key to press
+            assert "Until plot1 is back the pool runs one host short" in panel.text
+            assert "Next key: do what the dialog says, then enter" in panel.text and panel.text != short
+            await sim.ctl("poweron", "plot1")
+            await pilot.press("enter")
+            ended = await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=60, what="the playbook's end")
+            assert ended[0].outcome == "done", panel.text
+            assert "DONE: Goal reached" in panel.text
+        await sim.wait_until(lambda s: not healthy_truth(s, "plot2"), 10)
+        assert healthy_truth(sim.status(), "plot2") == []
+        records = read_journal(path).records
+        changes = [(r["host"], r["command"]) for r in records
+                   if r["kind"] == "command-start" and r["changes_pool"]]
+        assert changes == [("plot2", "xe pool-emergency-transition-to-master"), ("plot2", "xe pool-recover-slaves")]
+        assert [r["answer"] for r in records if r["kind"] == "manual"] == ["done"]
+        assert [r["outcome"] for r in records if r["kind"] == "playbook-end"] == ["done"]
+    finally:
+        await sim.stop()
+
+
+async def test_cancelled_playbook_is_offered_for_resume_at_the_next_start(tmp_path):
+    from poolterm.journal import interrupted_run
+
+    sim = await fast_sim(tmp_path / "sim")
+    path = tmp_path / "incident.jsonl"
+    messages = []
+    try:
+        await sim.ctl("crash", "plot1")
+        app = console(sim, path)
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.banner.headline == "MASTER LOST", what="MASTER LOST")
+            assert app.check_action("pause", ()) is True
+            await pilot.press("R")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm), timeout=30, what="the promotion")
+            assert app.check_action("pause", ()) is False  # the runner needs fresh probes
+            app.action_cancel_command()  # x, behind the dialog
+            ended = await wait_for(pilot, lambda: of(messages, PlaybookEnded), what="the cancel")
+            assert ended[0].outcome == "cancelled"
+            await wait_for(pilot, lambda: not isinstance(app.screen, Confirm), what="the dialog to close with it")
+            assert " ✖ 2. Promote plot2 to master  [failed]" in app.playbook_panel.text
+        assert sim.status()["masters"] == []  # nothing was sent
+        point = interrupted_run(read_journal(path).records, path)
+        assert (point.playbook, point.state, point.completed) == ("master-lost", "stopped", ("restart-hung-master",))
+
+        again = console(sim, path, resume=point)
+        async with again.run_test(size=(120, 40)) as pilot:
+            offer = await wait_for(pilot, lambda: isinstance(again.screen, Confirm) and again.screen, timeout=30,
+                                   what="the offer to resume")
+            assert "It resumes at step 2 of 7: Promote plot2 to master" in offer.body
+            await pilot.press("n")
+        ends = [r for r in read_journal(path).records if r["kind"] == "playbook-end"]
+        assert [e["outcome"] for e in ends] == ["stopped", "abandoned"]
+    finally:
+        await sim.stop()
