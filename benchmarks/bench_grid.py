@@ -25,14 +25,14 @@ import statistics
 import time
 from dataclasses import dataclass, replace
 
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.widget import Widget
 from textual.widgets import DataTable
 
+from widget_app import WidgetApp  # beside this script
 from poolterm.diagnosis import diagnose
 from poolterm.model import Diagnosis, HostState, Observation, Reach, XeCall
 from poolterm.ui.grid import HostGrid
-from poolterm.ui.theme_vars import with_host_defaults
 
 POOLS = 4
 TARGET_MS = 16.0
@@ -76,18 +76,6 @@ def masters_lost(pools: list[Pool], now: float) -> dict[str, Observation]:
         for h in p.hosts[1:]:
             observations[h.name] = connected(h, f"slave:{master.address}", now, xe="hung")
     return observations
-
-
-class GridApp(App):
-    def __init__(self, widget: Widget):
-        super().__init__()
-        self.widget = widget
-
-    def get_css_variables(self) -> dict[str, str]:
-        return with_host_defaults(super().get_css_variables())
-
-    def compose(self) -> ComposeResult:
-        yield self.widget
 
 
 # ---- the DataTable baseline, fed the way Dolphie feeds it: keyed, changed cells only ----
@@ -136,7 +124,7 @@ def timed(rounds: int, step) -> list[tuple[float, float]]:
 async def measure(widget_kind: str, size: tuple[int, int], scenes: dict[str, list[Diagnosis]], now: float,
                   rounds: int) -> dict[str, list[tuple[float, float]]]:
     widget: Widget = HostGrid() if widget_kind == "HostGrid" else DataTable(cursor_type="row")
-    app = GridApp(widget)
+    app = WidgetApp(widget)
     results = {}
     async with app.run_test(size=size) as pilot:
         shown: dict = {}

@@ -22,12 +22,12 @@ import os
 import time
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.widget import Widget
 from textual.widgets import Log
 
+from widget_app import WidgetApp  # beside this script
 from poolterm.ui.logpane import LogPane
-from poolterm.ui.theme_vars import with_host_defaults
 
 TARGET = 100_000
 BURST = 1_000
@@ -52,18 +52,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class LogApp(App):
-    def __init__(self, widget: Widget):
-        super().__init__()
-        self.widget = widget
-
-    def get_css_variables(self) -> dict[str, str]:
-        return with_host_defaults(super().get_css_variables())
-
-    def compose(self) -> ComposeResult:
-        yield self.widget
 
 
 async def settle(app: App) -> None:
@@ -104,7 +92,7 @@ async def feed_log_single(log: Log, count: int) -> None:
 
 
 async def run(widget: Widget, feed, count: int) -> tuple[float, Widget]:
-    app = LogApp(widget)
+    app = WidgetApp(widget)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         start = time.perf_counter()
