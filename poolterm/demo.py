@@ -4,12 +4,17 @@ The simulator runs on the console's own event loop and is reached over real
 SSH on loopback, exactly like a real pool. Its control socket stays open, so
 a trainer can break things from another terminal while a trainee watches:
 ``poolterm sim ctl --dir DIR crash plot1``.
+
+With ``--drill NAME`` the console turns into a training drill: the fault steps of
+the simulator's scenario NAME are injected a few seconds after the pool first
+shows HEALTHY, and the trainee's recovery is scored (see :mod:`poolterm.drill`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +29,7 @@ from poolterm.console import (
 )
 
 MAX_HOSTS = 1000
+MIN_DRILL_HOSTS = 2
 
 
 def register(sub) -> None:
@@ -40,6 +46,9 @@ def register(sub) -> None:
                              "default: a temporary one, removed on exit")
     parser.add_argument("--fuse", type=float, default=10.0, metavar="SECONDS",
                         help="xapi's delay before a role change restarts it (default 10, as on real hosts)")
+    parser.add_argument("--drill", metavar="NAME",
+                        help="training drill: a surprise fault once the pool is healthy, and a score for the "
+                             "recovery; NAME is master-shutdown, cable-pull, split-brain or forgotten-host")
     add_console_options(parser)
     parser.set_defaults(func=run)
 
@@ -51,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
     if not args.fuse > 0:
         raise UsageError(f"--fuse must be a positive number of seconds, not {args.fuse:g}")
+    if args.drill is not None:
+        _check_drill(args.drill, args.hosts)
     settings = console_settings()
     require_terminal()
     temporary = args.dir is None
@@ -75,6 +86,46 @@ def _say(text: str) -> None:
         pass
 
 
+def _check_drill(name: str, hosts: int) -> None:
+    from poolterm.cli import UsageError
+    from poolterm.drill import DrillError, check_name
+
+    try:
+        check_name(name)
+    except DrillError as exc:
+        raise UsageError(str(exc)) from None
+    needed = hosts_needed(name)
+    if hosts < needed:
+        raise UsageError(f"drill {name} needs at least {needed} hosts (--hosts {needed}), not {hosts}")
+
+
+def hosts_needed(name: str) -> int:
+    """How many hosts the drill's fault steps need: the highest plotN they name, and two at least
+    (a lone host has no pool to recover: only its power button)."""
+    from poolterm.sim.scenario import load_scenario
+
+    named = [int(n) for step in load_scenario(name).steps if step.get("fault")
+             for n in re.findall(r"\bplot(\d+)\b", str(step))]
+    return max([MIN_DRILL_HOSTS, *named])
+
+
+def drill_for(sim, name: str, delay: float | None = None):
+    """The drill ``name`` on ``sim``: its fault is the scenario's fault-tagged steps, run over SSH."""
+    from poolterm.drill import FAULT_DELAY, Drill
+    from poolterm.sim.scenario import ScenarioError, run_scenario
+    from poolterm.sim.world import SimError
+
+    async def inject() -> str:
+        try:
+            results = await run_scenario(sim, name, only="fault")
+        except (ScenarioError, SimError) as exc:
+            return str(exc)
+        failed = [r for r in results if not r.ok]
+        return f"step {failed[0].index}: {failed[0].detail}" if failed else ""
+
+    return Drill(name, inject, FAULT_DELAY if delay is None else delay)
+
+
 async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
     from poolterm.cli import UsageError
     from poolterm.config import ConfigError, load_inventory
@@ -96,7 +147,8 @@ async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
             try:
                 app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                               ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
-                              own_process=True, journal=journal, timing=timing, teach=args.teach, resume=point)
+                              own_process=True, journal=journal, timing=timing, teach=args.teach, resume=point,
+                              drill=drill_for(sim, args.drill) if args.drill else None)
                 result = await app.run_async()
             finally:
                 journal.close()

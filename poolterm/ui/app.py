@@ -37,6 +37,7 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from poolterm import guards
+from poolterm.drill import Drill
 from poolterm.journal import Journal, JournalError, ResumePoint, new_path
 from poolterm.model import Diagnosis, Verdict
 from poolterm.playbooks import PlaybookError, load_all, load_playbook
@@ -47,6 +48,8 @@ from poolterm.settings import Settings, default_save_dir, user_themes_dir
 from poolterm.ui.banner import Badges, VerdictBanner
 from poolterm.ui.detail import HostDetailScreen, HostPanel
 from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog
+from poolterm.ui.drill_coach import DrillCoach
+from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.grid import HostGrid
 from poolterm.ui.help import HelpScreen
 from poolterm.ui.logpane import LogPane
@@ -186,8 +189,11 @@ class PoolApp(App[int]):
         timing: Timing | None = None,
         teach: bool = False,
         resume: ResumePoint | None = None,
+        drill: Drill | None = None,
     ) -> None:
         super().__init__()
+        if drill is not None and demo is None:
+            raise ValueError("a drill needs the simulator (demo)")
         if source is None:
             if inventory is None:
                 raise ValueError("PoolApp needs an inventory or a source")
@@ -208,6 +214,7 @@ class PoolApp(App[int]):
         self.teach = teach
         self.resume_point = resume
         self.operator = ConsoleOperator(self, on_change=self._teaching_changed)
+        self.drill = DrillCoach(self, drill, demo) if drill is not None else None
         self._playbook: Worker | None = None
         self._runner: pb.PlaybookRunner | None = None
         self.diagnosis: Diagnosis | None = None
@@ -256,7 +263,9 @@ class PoolApp(App[int]):
                 id="filter", compact=True)
             yield self.filter_input
         if self.demo is not None:
-            yield Static(self._demo_hint(), id="demo-hint")
+            self.demo_hint = Static(self._demo_hint(), id="demo-hint", classes="-drill" if self.drill else "",
+                                    markup=False)
+            yield self.demo_hint
         yield Footer(compact=True)
 
     def get_css_variables(self) -> dict[str, str]:
@@ -295,6 +304,8 @@ class PoolApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._closing = True
+        if self.drill is not None:
+            self.drill.abandon()
         await self.source.close()
         if self._own_journal and self.journal is not None:
             self.journal.close()
@@ -328,7 +339,7 @@ class PoolApp(App[int]):
     def _all_bindings(self) -> list[Binding]:
         bindings = list(self.BINDINGS)
         for cls in (HostGrid, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm, OverrideDialog,
-                    ManualStep):
+                    ManualStep, DrillScore):
             bindings += cls.BINDINGS
         return [b for b in bindings if isinstance(b, Binding)]
 
@@ -440,6 +451,8 @@ class PoolApp(App[int]):
             self.journal.write("verdict", pool=pool.name, verdict=pool.verdict.value,
                                severity=pool.verdict.severity.value, master=pool.master, summary=pool.summary)
         self.post_message(VerdictChanged(old, diagnosis.verdict, summary))
+        if self.drill is not None:
+            self.drill.verdict(diagnosis.verdict)
         if old is None and self.resume_point is not None:
             self._offer_resume(self.resume_point)
 
@@ -496,6 +509,8 @@ class PoolApp(App[int]):
             return True if live and self.selected and self.journal is not None else None
         if action in ("detail", "log_only_host"):
             return True if self.selected else None
+        if action in ("recommended", "start_playbook") and self.drill is not None and self.drill.injecting:
+            return None
         if action == "recommended":
             return True if self._recommended() and self._playbook is None else None
         if action == "start_playbook":
@@ -523,6 +538,8 @@ class PoolApp(App[int]):
         return all(isinstance(screen, CommandPalette) for screen in self.screen_stack[1:])
 
     def unavailable_reason(self, action: str) -> str:
+        if action in ("recommended", "start_playbook") and self.drill is not None and self.drill.injecting:
+            return "the drill is still setting up its fault: wait for \"recover the pool\""
         return UNAVAILABLE.get(action, "not available here")
 
     def _xe_refusal(self, line: str) -> str | None:
@@ -544,14 +561,23 @@ class PoolApp(App[int]):
     async def action_quit(self) -> None:
         running = self._running_label()
         if not running:
-            self.exit(0)
+            self._leave()
             return
 
         def answer(quit_now: bool | None) -> None:
             if quit_now:
-                self.exit(0)
+                self._leave()
 
         self.push_screen(Confirm(f"{running} is still running. Cancel it and quit?"), answer)
+
+    def _leave(self) -> None:
+        """Exit; a drill under way shows its score first, and exits when it is closed."""
+        if self.drill is None or not self.drill.quit():
+            self.exit(0)
+
+    def busy(self) -> bool:
+        """A playbook or a command is at work."""
+        return self._playbook is not None or self._command is not None
 
     def _running_label(self) -> str:
         if self._playbook is not None and self.playbook_panel.progress is not None:
@@ -653,7 +679,7 @@ class PoolApp(App[int]):
     # playbooks ---------------------------------------------------------------------------------------
     def action_recommended(self) -> None:
         pool = self._recommended()
-        if pool is None or self._playbook is not None:
+        if self.check_action("recommended", ()) is not True or pool is None:
             self.notify(self.unavailable_reason("recommended"), title="playbook", severity="warning")
             return
         self.start_playbook(pool.playbook, pool.name)
@@ -1053,8 +1079,28 @@ class PoolApp(App[int]):
         self.post_message(FaultInjected(action, host, error))
 
     def _demo_hint(self) -> str:
-        return (f"DEMO | simulator in {self.demo_dir} | trainer: poolterm sim ctl --dir {self.demo_dir} "
+        demo = (f"DEMO | simulator in {self.demo_dir} | trainer: poolterm sim ctl --dir {self.demo_dir} "
                 "crash plot1 | i: inject a fault")
+        return demo if self.drill is None else f"{self.drill.hint()} | {demo}"
+
+    def drill_changed(self) -> None:
+        """The drill moved on: its hint line, and the keys it holds back while its fault is set up."""
+        if self.demo is not None and self._ui_alive():
+            self.demo_hint.update(self._demo_hint())
+            self.refresh_bindings()
+
+    # A drill ends once nothing is at work: these are the moments something stops.
+    def on_playbook_ended(self, message: PlaybookEnded) -> None:
+        if self.drill is not None:
+            self.drill.check()
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        if self.drill is not None:
+            self.drill.check()
+
+    def on_command_refused(self, message: CommandRefused) -> None:
+        if self.drill is not None:
+            self.drill.check()
 
     # ---- badges and the palette ---------------------------------------------------------------------
     def _badges(self) -> None:

@@ -67,3 +67,11 @@ class PlaybookEnded(Message):
     def __init__(self, playbook: str, outcome: str) -> None:
         super().__init__()
         self.playbook, self.outcome = playbook, outcome
+
+
+class DrillEnded(Message):
+    """A drill ended (recovered, or the trainee quit) with this score."""
+
+    def __init__(self, score) -> None:
+        super().__init__()
+        self.score = score  # poolterm.drill.Score

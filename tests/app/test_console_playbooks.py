@@ -14,7 +14,7 @@ from poolterm.sim.world import SimParams
 from poolterm.ui.app import PoolApp
 from poolterm.ui.dialogs import Confirm, ManualStep
 from poolterm.ui.messages import PlaybookEnded
-from tests.e2e.test_playbooks import healthy_truth
+from tests.truth import healthy_truth
 
 from .test_app import of, wait_for
 

@@ -24,6 +24,7 @@ from poolterm.sim.runtime import Simulator
 from poolterm.sim.scenario import run_scenario
 from poolterm.sim.world import SimParams
 from poolterm.ssh import Connections
+from tests.truth import healthy_truth, host_field
 
 PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)
 PROBE_TIMEOUT = 1.5
@@ -132,35 +133,6 @@ def commands(journal: Path) -> list[tuple[str, str, int | None]]:
 
 def changes(journal: Path) -> list[tuple[str, str, int | None]]:
     return [c for c in commands(journal) if not c[1].startswith("xe pool-list")]
-
-
-def host_field(status: dict, name: str, key: str):
-    return next(h[key] for h in status["hosts"] if h["name"] == name)
-
-
-def healthy_truth(status: dict, master: str, absent: tuple[str, ...] = ()) -> list[str]:
-    """What is wrong with the pool by the simulator's ground truth (empty: one master, everyone follows it)."""
-    problems = []
-    masters = [h["name"] for h in status["hosts"] if h["role"] == "master"]
-    if masters != [master]:
-        problems.append(f"running masters: {masters}")
-    address = host_field(status, master, "address")
-    for host in status["hosts"]:
-        if host["name"] in absent:
-            if host["power"] != "off":
-                problems.append(f"{host['name']} should be off, is {host['power']}")
-            continue
-        if host["power"] != "on" or host["xapi"] != "running" or host["emergency"]:
-            problems.append(f"{host['name']}: power {host['power']}, xapi {host['xapi']}, "
-                            f"emergency {host['emergency']}")
-        elif host["name"] != master and (host["role"] != "slave" or host["master_address"] != address):
-            problems.append(f"{host['name']}: role {host['role']} of {host['master_address']}")
-    database = next((m for m in status["masters"] if m["name"] == master), {"db_hosts": []})
-    listed = {h["name"] for h in database["db_hosts"]}
-    members = {h["name"] for h in status["hosts"] if h["name"] not in absent}
-    if listed != members:
-        problems.append(f"{master}'s database lists {sorted(listed)}, not {sorted(members)}")
-    return problems
 
 
 async def assert_healthy(sim: Simulator, master: str, absent: tuple[str, ...] = ()) -> None:

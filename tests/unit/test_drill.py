@@ -1,0 +1,141 @@
+"""Drills without a console: the score from journal records, ground truth, and `poolterm demo --drill`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from poolterm.demo import hosts_needed
+from poolterm.drill import DRILLS, DrillError, DrillState, check_name, score, truth_problems
+from poolterm.sim.scenario import load_scenario
+
+T0 = 1_700_000_000.0
+
+
+def rec(kind: str, t: float = T0, **fields) -> dict:
+    return {"kind": kind, "t": t, **fields}
+
+
+def incident() -> list[dict]:
+    """A journal: an earlier drill, then this one's fault, what the trainee did, and the recovery."""
+    return [
+        rec("drill-start", T0 - 100, drill="cable-pull"),
+        rec("refused", T0 - 90, rule="stale-master"),  # before the fault: not this drill's
+        rec("drill-start", T0, drill="cable-pull"),
+        rec("verdict", T0 + 1, verdict="master-lost"),
+        rec("refused", T0 + 5, rule="console", reason="not an xe command"),  # a typo, not a guard
+        rec("command-start", T0 + 8, id="a-1", changes_pool=False),
+        rec("refused", T0 + 10, rule="no-promote-while-master-answers"),
+        rec("override", T0 + 12, accepted=False),
+        rec("step", T0 + 20, step="restart-hung-master", status="skipped"),
+        rec("step", T0 + 21, step="promote", status="started"),
+        rec("command-start", T0 + 22, id="a-2", changes_pool=True),
+        rec("step", T0 + 30, step="promote", status="done"),
+        rec("command-start", T0 + 31, id="a-3", changes_pool=True),
+        rec("step", T0 + 40, step="recover-old-master", status="skipped"),
+    ]
+
+
+def test_the_score_counts_what_happened_after_the_fault():
+    result = score(incident(), "cable-pull", healthy_at=T0 + 42.26, ended_at=T0 + 50)
+    assert (result.outcome, result.seconds, result.elapsed) == ("recovered", 42.3, 50.0)
+    assert (result.refusals, result.overrides, result.skipped) == (1, 0, 2)
+    assert (result.commands, result.changes) == (3, 2)
+    assert result.lines() == [
+        "DRILL cable-pull: recovered 42.3 s after the fault",
+        "guard refusals hit:     1",
+        "playbook steps skipped: 2",
+        "commands run:           3 (2 changing the pool)",
+    ]
+    assert result.record()["seconds"] == 42.3 and result.record()["drill"] == "cable-pull"
+
+
+def test_a_drill_quit_before_recovery_has_no_time_to_healthy():
+    records = incident() + [rec("override", T0 + 60, accepted=True)]
+    result = score(records, "cable-pull", healthy_at=None, ended_at=T0 + 125)
+    assert (result.outcome, result.seconds, result.elapsed, result.overrides) == ("quit", None, 125.0, 1)
+    assert result.lines()[0] == "DRILL cable-pull: not recovered: quit 2 min 5 s after the fault"
+    assert result.lines()[1] == "guard refusals hit:     1 (1 overridden)"
+
+
+def test_no_score_without_the_drill_starting():
+    with pytest.raises(DrillError, match="no start of drill 'split-brain'"):
+        score(incident(), "split-brain", healthy_at=None, ended_at=T0)
+
+
+def host(name: str, role: str | None = "slave", of: str = "10.0.0.1", **changes) -> dict:
+    base = {"name": name, "address": f"10.0.0.{name[-1]}", "power": "on", "xapi": "running", "link": "up",
+            "emergency": False, "role": role, "master_address": None if role == "master" else of}
+    return {**base, **changes}
+
+
+def pool(*hosts: dict) -> dict:
+    return {"hosts": list(hosts), "masters": []}
+
+
+def test_ground_truth_healthy_pool():
+    assert truth_problems(pool(host("plot1", "master"), host("plot2"), host("plot3"))) == []
+
+
+def test_ground_truth_a_host_that_is_off_does_not_count_but_one_out_of_reach_does():
+    recovered = pool(host("plot1", None, power="off", xapi="stopped"), host("plot2", "master"),
+                     host("plot3", of="10.0.0.2"))
+    assert truth_problems(recovered) == []
+    pulled = pool(host("plot1", "master", link="down"), host("plot2"))
+    assert truth_problems(pulled) == ["plot1: power on, xapi running, link down, emergency False"]
+
+
+@pytest.mark.parametrize("status, problem", [
+    (pool(host("plot1", None, power="off"), host("plot2")), "running masters: []"),
+    (pool(host("plot1", "master"), host("plot2", "master")), "running masters: ['plot1', 'plot2']"),
+    (pool(host("plot1", "master"), host("plot2", of="10.0.0.9")), "plot2: role slave of 10.0.0.9"),
+    (pool(host("plot1", "master"), host("plot2", emergency=True)), "plot2: power on, xapi running, link up, "
+                                                                   "emergency True"),
+    (pool(host("plot1", "master"), host("plot2", None, power="booting", xapi="starting")),
+     "plot2: power booting, xapi starting, link up, emergency False"),
+])
+def test_ground_truth_problems(status, problem):
+    assert truth_problems(status) == [problem]
+
+
+def test_the_pool_counts_as_recovered_only_once_it_was_broken_after_the_fault():
+    state = DrillState("master-shutdown")
+    state.fault_in(T0)
+    state.truth(True, T0 + 0.1)  # the fault has not shown yet
+    assert state.healthy_since is None and not state.recovered(busy=False)
+    state.truth(False, T0 + 1)
+    state.truth(True, T0 + 30)
+    assert state.healthy_since == T0 + 30
+    assert not state.recovered(busy=True)  # a playbook is still at work
+    assert state.recovered(busy=False)
+    state.truth(False, T0 + 31)  # broken again: the clock runs on
+    state.truth(True, T0 + 40)
+    assert state.healthy_since == T0 + 40
+
+
+def test_every_drill_is_a_scenario_with_a_fault_the_default_demo_can_run():
+    for name in DRILLS:
+        assert check_name(name) == name
+        assert any(step.get("fault") for step in load_scenario(name).steps), name
+        assert 2 <= hosts_needed(name) <= 8, name
+    assert hosts_needed("forgotten-host") == 5
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "poolterm", "demo", *args], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_an_unknown_drill_is_one_line_naming_the_drills():
+    result = run_demo("--drill", "fire")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("poolterm: no drill named 'fire' (drills: master-shutdown, cable-pull, split-brain, "
+                             "forgotten-host)\n")
+
+
+def test_a_drill_on_too_few_hosts_says_how_many_it_needs():
+    result = run_demo("--drill", "forgotten-host", "--hosts", "4")
+    assert result.returncode == 2
+    assert result.stderr == "poolterm: drill forgotten-host needs at least 5 hosts (--hosts 5), not 4\n"
