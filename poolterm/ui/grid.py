@@ -230,6 +230,19 @@ class _Pool:
     shown: list[str]
 
 
+
+class _HostMessage(Message):
+    """A message about one host of a grid (its ``control`` is the grid)."""
+
+    def __init__(self, grid: "HostGrid", name: str) -> None:
+        super().__init__()
+        self.grid = grid
+        self.name = name
+
+    @property
+    def control(self) -> "HostGrid":
+        return self.grid
+
 class HostGrid(ScrollView, can_focus=True):
     """All hosts, one cell each, pool by pool. Feed it with ``update(diagnosis, now)``."""
 
@@ -255,29 +268,11 @@ class HostGrid(ScrollView, can_focus=True):
     HostGrid > .host-grid--header { color: $host-header; text-style: bold; }
     """
 
-    class Selected(Message):
+    class Selected(_HostMessage):
         """The cursor moved to host ``name``."""
 
-        def __init__(self, grid: HostGrid, name: str) -> None:
-            super().__init__()
-            self.grid = grid
-            self.name = name
-
-        @property
-        def control(self) -> HostGrid:
-            return self.grid
-
-    class Opened(Message):
+    class Opened(_HostMessage):
         """Enter was pressed on host ``name``."""
-
-        def __init__(self, grid: HostGrid, name: str) -> None:
-            super().__init__()
-            self.grid = grid
-            self.name = name
-
-        @property
-        def control(self) -> HostGrid:
-            return self.grid
 
     cursor: reactive[str | None] = reactive(None, init=False)
     ascii_only: reactive[bool] = reactive(False, init=False)
