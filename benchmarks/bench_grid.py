@@ -22,8 +22,10 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from pathlib import Path
 
 from textual.app import App
 from textual.widget import Widget
@@ -31,50 +33,30 @@ from textual.widgets import DataTable
 
 from widget_app import WidgetApp  # beside this script
 from poolterm.diagnosis import diagnose
-from poolterm.model import Diagnosis, HostState, Observation, Reach, XeCall
+from poolterm.model import Diagnosis, HostState, Observation, XeCall
 from poolterm.ui.grid import HostGrid
+
+# The fake pools are the tests' own; run from anywhere, the repository is not on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.factories import Pool, connected, healthy, numbered_hosts, slave_conf, unreachable_after  # noqa: E402
 
 POOLS = 4
 TARGET_MS = 16.0
 
 
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class Pool:
-    name: str
-    hosts: tuple[Host, ...]
-
-
 def make_pools(count: int) -> list[Pool]:
     per = -(-count // POOLS)
-    hosts = [Host(f"plot{i:04}", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}") for i in range(1, count + 1)]
-    return [Pool(f"lab{p}", tuple(hosts[p * per:(p + 1) * per])) for p in range(POOLS) if hosts[p * per:]]
-
-
-def connected(host: Host, pool_conf: str, now: float, xe: str = "answered") -> Observation:
-    return Observation(host=host.name, at=now, reach=Reach.CONNECTED, pool_conf=pool_conf, uuid=f"uuid-{host.name}",
-                       xapi_service="active", emergency_flag=False, secret_hash="secret", xe=XeCall(xe),
-                       last_seen=now, complete=True)
-
-
-def healthy(pools: list[Pool], now: float) -> dict[str, Observation]:
-    return {h.name: connected(h, "master" if i == 0 else f"slave:{p.hosts[0].address}", now)
-            for p in pools for i, h in enumerate(p.hosts)}
+    hosts = numbered_hosts(count, lambda i: f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", digits=4)
+    return [Pool(f"lab{p}", hosts[p * per:(p + 1) * per]) for p in range(POOLS) if hosts[p * per:]]
 
 
 def masters_lost(pools: list[Pool], now: float) -> dict[str, Observation]:
     observations = {}
     for p in pools:
         master = p.hosts[0]
-        observations[master.name] = Observation(master.name, now, reach=Reach.TIMEOUT, last_seen=now - 12,
-                                                stale=connected(master, "master", now - 12))
+        observations[master.name] = unreachable_after(connected(master.name, "master", at=now - 12), at=now)
         for h in p.hosts[1:]:
-            observations[h.name] = connected(h, f"slave:{master.address}", now, xe="hung")
+            observations[h.name] = connected(h.name, slave_conf(master.address), at=now, xe=XeCall("hung"))
     return observations
 
 
@@ -182,10 +164,10 @@ async def main() -> None:
     now = 1000.0
     pools = make_pools(args.hosts)
     start = time.perf_counter()
-    calm = diagnose(pools, healthy(pools, now), now)
+    calm = diagnose(pools, healthy(pools, at=now), now)
     diagnose_ms = (time.perf_counter() - start) * 1000
     storm = diagnose(pools, masters_lost(pools, now), now)
-    nudged_obs = healthy(pools, now)
+    nudged_obs = healthy(pools, at=now)
     middle = pools[len(pools) // 2].hosts[len(pools[len(pools) // 2].hosts) // 2]
     nudged_obs[middle.name] = replace(nudged_obs[middle.name], xe=XeCall("hung"))
     nudged = diagnose(pools, nudged_obs, now)

@@ -54,8 +54,9 @@ def truth_problems(status: dict) -> list[str]:
 
     Healthy: one running master, and every powered host a running slave of it, on
     the network and not in emergency mode. A host that is off does not count (a dead
-    master's pool recovered without it is a recovered pool); a host with its cable
-    out does, as nobody can reach it.
+    master's pool recovered without it is a recovered pool) while the master's
+    database still lists it; one the master has forgotten does, as it can never come
+    back by itself. A host with its cable out counts, as nobody can reach it.
     """
     hosts = [h for h in status["hosts"] if h["power"] != "off"]
     masters = [h for h in hosts if h["role"] == "master"]
@@ -63,6 +64,11 @@ def truth_problems(status: dict) -> list[str]:
         return [f"running masters: {[h['name'] for h in masters]}"]
     master = masters[0]
     problems = []
+    database = next((m["db_hosts"] for m in status.get("masters", ()) if m["name"] == master["name"]), None)
+    if database is not None:
+        listed = {h["name"] for h in database}
+        problems += [f"{h['name']}: off and not in {master['name']}'s database" for h in status["hosts"]
+                     if h["power"] == "off" and h["name"] not in listed]
     for host in hosts:
         if host["power"] != "on" or host["xapi"] != "running" or host["link"] != "up" or host["emergency"]:
             problems.append(f"{host['name']}: power {host['power']}, xapi {host['xapi']}, link {host['link']}, "

@@ -38,7 +38,7 @@ from textual.worker import Worker, WorkerState
 
 from poolterm import guards
 from poolterm.drill import Drill
-from poolterm.journal import Journal, JournalError, ResumePoint, new_path
+from poolterm.journal import Journal, JournalError, ResumePoint, interrupted_run, new_path, read_journal
 from poolterm.model import Diagnosis, Verdict
 from poolterm.playbooks import PlaybookError, load_all, load_playbook
 from poolterm.playbooks import runner as pb
@@ -47,7 +47,7 @@ from poolterm.playbooks.engine import CommandResult, Finished, Timing, render, r
 from poolterm.settings import Settings, default_save_dir, user_themes_dir
 from poolterm.ui.banner import Badges, VerdictBanner
 from poolterm.ui.detail import HostDetailScreen, HostPanel
-from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog
+from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog, PasswordPrompt
 from poolterm.ui.drill_coach import DrillCoach
 from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.grid import HostGrid
@@ -107,6 +107,7 @@ FAULTS = (
     ("cable-in", "cable-in: plug the link back"),
     ("hang-xapi", "hang-xapi: xapi stops answering"),
     ("unhang-xapi", "unhang-xapi: xapi answers again"),
+    ("reinstall", "reinstall: a fresh install, master of a pool of its own (host must be off)"),
 )
 #: Seconds a playbook waits for the first complete probe round before it decides anyway.
 OBSERVE_SLACK = 10.0
@@ -212,8 +213,10 @@ class PoolApp(App[int]):
         self._own_journal = False  # opened here (and so closed here), not handed in
         self.timing = timing
         self.teach = teach
-        self.resume_point = resume
-        self.operator = ConsoleOperator(self, on_change=self._teaching_changed)
+        self.resume_point = resume  # offered once, at start-up
+        self._resumable: ResumePoint | None = None  # a run of this session that stopped: R resumes it
+        self.operator = ConsoleOperator(self, on_change=self._teaching_changed,
+                                        simulate=self.simulator_menu if demo is not None else None)
         self.drill = DrillCoach(self, drill, demo) if drill is not None else None
         self._playbook: Worker | None = None
         self._runner: pb.PlaybookRunner | None = None
@@ -512,7 +515,7 @@ class PoolApp(App[int]):
         if action in ("recommended", "start_playbook") and self.drill is not None and self.drill.injecting:
             return None
         if action == "recommended":
-            return True if self._recommended() and self._playbook is None else None
+            return True if (self._recommended() or self._resumable) and self._playbook is None else None
         if action == "start_playbook":
             return True if live and self.journal is not None and not self.read_only and self._playbook is None \
                 else None
@@ -528,6 +531,7 @@ class PoolApp(App[int]):
         """
         state = (self.paused, self.selected is not None, self._command is not None,
                  bool(self.filter_text or self._filter_bar_open), self._recommended() is not None,
+                 self._resumable is not None,
                  self._playbook is not None, self.journal is not None)
         if state != self._binding_state:
             self._binding_state = state
@@ -678,11 +682,16 @@ class PoolApp(App[int]):
 
     # playbooks ---------------------------------------------------------------------------------------
     def action_recommended(self) -> None:
-        pool = self._recommended()
-        if self.check_action("recommended", ()) is not True or pool is None:
+        """R: resume the run that stopped in this session, else start the verdict's playbook."""
+        if self.check_action("recommended", ()) is not True:
             self.notify(self.unavailable_reason("recommended"), title="playbook", severity="warning")
             return
-        self.start_playbook(pool.playbook, pool.name)
+        if self._resumable is not None:
+            self._offer_resume(self._resumable)
+            return
+        pool = self._recommended()
+        if pool is not None:
+            self.start_playbook(pool.playbook, pool.name)
 
     def _recommended(self):
         if self.diagnosis is None:
@@ -691,8 +700,11 @@ class PoolApp(App[int]):
         return pool if pool is not None and pool.playbook else None
 
     def start_playbook(self, playbook_id: str, pool_name: str | None = None,
-                       resume: ResumePoint | None = None) -> bool:
-        """Run a playbook on a pool (the worst one by default) as a worker; False if it cannot start."""
+                       resume: ResumePoint | None = None, target: str | None = None) -> bool:
+        """Run a playbook on a pool (the worst one by default) as a worker; False if it cannot start.
+
+        ``target`` is the host the playbook acts on (the promotion candidate, the new
+        master, ...); by default the engine takes the diagnosis' choice."""
         if self.check_action("start_playbook", ()) is not True:
             self.notify(self.unavailable_reason("start_playbook"), title="playbook", severity="warning")
             return False
@@ -701,17 +713,23 @@ class PoolApp(App[int]):
         except PlaybookError as exc:
             self.notify(str(exc), title="playbook", severity="error")
             return False
+        if target is not None and pool_name is None:
+            pool_name = next((p.name for p in self.source.pools if target in {h.name for h in p.hosts}), None)
         pool = self._config_pool(pool_name)
         if pool is None:
             self.notify(f"no pool named {pool_name!r} in this inventory", title="playbook", severity="error")
             return False
         # The runner verifies every step on fresh probes: a paused watcher would starve it.
         self.paused = False
+        if self._resumable is not None and resume is None:
+            self._abandon(self._resumable, f"the operator started playbook {playbook.id} afresh")
+        self._resumable = None
         self.playbook_panel.progress = PlaybookProgress(playbook, pool.name)
         self.playbook_panel.redraw()
-        self.log_pane.append(None, "info", f"playbook {playbook.id} on pool {pool.name}: {playbook.title}",
+        aimed = f" (target {target})" if target else ""
+        self.log_pane.append(None, "info", f"playbook {playbook.id} on pool {pool.name}{aimed}: {playbook.title}",
                              at=self.clock())
-        self._playbook = self._run_playbook(playbook, pool, resume)
+        self._playbook = self._run_playbook(playbook, pool, resume, target)
         self._after_run_change()
         return True
 
@@ -728,14 +746,15 @@ class PoolApp(App[int]):
         return Timing(probe=pb.WAIT_INTERVAL + self.source.timeout + DEADLINE_SLACK + connect)
 
     @work(group="playbook", exit_on_error=False, description="playbook")
-    async def _run_playbook(self, playbook, pool, resume: ResumePoint | None) -> None:
+    async def _run_playbook(self, playbook, pool, resume: ResumePoint | None, target: str | None) -> None:
         runner = pb.PlaybookRunner(pool=pool, connections=self.source, journal=self.journal, operator=self.operator,
-                                   timing=self._timing(), read_only=self.read_only, on_event=self._playbook_event)
+                                   timing=self._timing(), read_only=self.read_only, on_event=self._playbook_event,
+                                   secrets=self.operator)
         runner.attach(SourceWatch(self.source))
         self._runner = runner
         outcome = "cancelled"
         try:
-            finished = await runner.run(playbook, resume=resume,
+            finished = await runner.run(playbook, target=target, resume=resume,
                                         observe_timeout=self.source.timeout + OBSERVE_SLACK)
             outcome = finished.outcome
         except asyncio.CancelledError:
@@ -845,7 +864,7 @@ class PoolApp(App[int]):
 
     # resuming an interrupted run ---------------------------------------------------------------------
     def _offer_resume(self, point: ResumePoint) -> None:
-        self.resume_point = None
+        self.resume_point = self._resumable = None
         try:
             playbook = load_playbook(point.playbook)
         except PlaybookError as exc:
@@ -868,9 +887,8 @@ class PoolApp(App[int]):
         def answer(resume: bool | None) -> None:
             if resume:
                 self.start_playbook(point.playbook, point.pool, resume=point)
-            elif self.journal is not None:
-                self.journal.write("playbook-end", run=point.run, outcome="abandoned",
-                                   reason="the operator started afresh", advice="", index=None)
+            else:
+                self._abandon(point, "the operator started afresh")
 
         self.push_screen(Confirm("Resume the unfinished playbook?", body=body, id="resume"), answer)
 
@@ -897,11 +915,17 @@ class PoolApp(App[int]):
         if isinstance(screen, Confirm):
             return "y runs exactly the command shown, on the host named; n declines and nothing is sent."
         if isinstance(screen, ManualStep):
-            return "do what the dialog says, then enter; s stops the playbook here (it can be resumed)."
+            simulate = "; i does it in the simulator" if screen.simulate is not None else ""
+            return f"do what the dialog says, then enter{simulate}; s stops the playbook here (it can be resumed)."
+        if isinstance(screen, PasswordPrompt):
+            return "type the password the dialog names, then enter; esc stops the playbook here (it can be resumed)."
         if isinstance(screen, OverrideDialog):
             return "esc keeps the refusal (almost always right); an override needs the host's name and a reason."
         if self._playbook is not None:
             return "none: poolterm runs the step or waits for its effect; x cancels the playbook."
+        if self._resumable is not None and self.check_action("recommended", ()) is True:
+            return (f"R offers to resume playbook {self._resumable.playbook} where it stopped "
+                    "(n then R starts afresh).")
         pool = self._recommended()
         if pool is not None and self.check_action("start_playbook", ()) is True:
             return f"R starts playbook {pool.playbook}, which guides the fix step by step."
@@ -1051,13 +1075,18 @@ class PoolApp(App[int]):
         if host is None:
             self.notify("select a host first", title="inject", severity="warning")
             return
+        self.simulator_menu([host])
 
-        def chosen(action: str | None) -> None:
-            if action:
+    def simulator_menu(self, hosts: list[str]) -> None:
+        """The simulator's actions on ``hosts``, as a menu over whatever is in front."""
+        def chosen(key: str | None) -> None:
+            if key:
+                action, host = key.split(" ", 1)
                 self.inject_fault(action, host)
 
-        choices = [Choice(action, title) for action, title in FAULTS]
-        self.push_screen(ChoiceMenu(f"simulator fault on {host} (not a pool change)", choices), chosen)
+        choices = [Choice(f"{action} {host}", title if len(hosts) == 1 else f"{host}: {title}")
+                   for host in hosts for action, title in FAULTS]
+        self.push_screen(ChoiceMenu(f"simulator action on {', '.join(hosts)} (not a pool change)", choices), chosen)
 
     def inject_fault(self, action: str, host: str) -> None:
         if self.check_action("inject_fault", ()) is True:
@@ -1091,8 +1120,32 @@ class PoolApp(App[int]):
 
     # A drill ends once nothing is at work: these are the moments something stops.
     def on_playbook_ended(self, message: PlaybookEnded) -> None:
+        self._resumable = self._stopped_run()
+        progress = self.playbook_panel.progress
+        if self._resumable is not None and progress is not None and self._ui_alive():
+            progress.then = "In this console: R offers to resume it where it stopped."
+            self.playbook_panel.redraw()
+        self._after_run_change()
         if self.drill is not None:
             self.drill.check()
+
+    def _stopped_run(self) -> ResumePoint | None:
+        """The run that just ended, if the journal says it can be resumed."""
+        progress = self.playbook_panel.progress
+        if self.journal is None or progress is None or not progress.run or not self._ui_alive():
+            return None
+        try:
+            point = interrupted_run(read_journal(self.journal.path).records, self.journal.path)
+        except JournalError as exc:
+            self.notify(f"the stopped playbook cannot be resumed from here: {exc}", title="resume",
+                        severity="error")
+            return None
+        return point if point is not None and point.run == progress.run else None
+
+    def _abandon(self, point: ResumePoint, reason: str) -> None:
+        if self.journal is not None:
+            self.journal.write("playbook-end", run=point.run, outcome="abandoned", reason=reason, advice="",
+                               index=None)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         if self.drill is not None:
@@ -1130,6 +1183,10 @@ class PoolApp(App[int]):
                 verdicts = ", ".join(v.title for v in playbook.for_verdicts)
                 commands.append((f"Playbook {playbook.id}: {playbook.title}", f"for {verdicts}",
                                  _playbook_starter(self, playbook.id)))
+                if host and playbook.target:
+                    commands.append((f"Playbook {playbook.id} with {playbook.target} {host}: {playbook.title}",
+                                     f"for {verdicts}; {host} (the selected host) as the {playbook.target}",
+                                     _playbook_starter(self, playbook.id, host)))
         if host and self.demo is not None:
             for action, title in FAULTS:
                 commands.append((f"Simulator: {action} {host}", title, _injector(self, action, host)))
@@ -1191,8 +1248,8 @@ def _starter(app: PoolApp, host: str, shown: str, remote: str) -> Callable[[], o
     return lambda: app.start_command(host, shown, remote)
 
 
-def _playbook_starter(app: PoolApp, playbook_id: str) -> Callable[[], object]:
-    return lambda: app.start_playbook(playbook_id)
+def _playbook_starter(app: PoolApp, playbook_id: str, target: str | None = None) -> Callable[[], object]:
+    return lambda: app.start_playbook(playbook_id, target=target)
 
 
 def _injector(app: PoolApp, action: str, host: str) -> Callable[[], object]:

@@ -3,6 +3,7 @@
 A full-width block coloured by severity, with the verdict in capitals, a
 glyph, the one-sentence summary and the recommended next action, so the
 message survives a monochrome terminal, ``NO_COLOR`` and colour blindness.
+In teaching mode it also says what the verdict means, in plain words.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from poolterm.explain import explain
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
 
 GLYPHS = {
@@ -138,6 +140,8 @@ class VerdictBanner(Static):
         if pool is None:
             return ["Connecting to every host over SSH; nothing is concluded until they answer."]
         lines = [pool.summary] if pool.summary else []
+        if self.badges.teach:
+            lines.append(f"In plain words: {explain(pool.verdict).meaning}")
         advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
         if pool.playbook:
             advice += "  (press R)"

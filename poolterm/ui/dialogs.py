@@ -1,5 +1,5 @@
 """Small modal screens: a one-line prompt, a menu of choices, a yes/no confirmation,
-a guard override (host name and reason) and a manual playbook step.
+a guard override (host name and reason), a manual playbook step and a password.
 
 Every one closes with ``escape`` and with a second key, because Escape is
 unreliable through some ssh + tmux stacks.
@@ -8,6 +8,7 @@ unreliable through some ssh + tmux stacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -164,25 +165,79 @@ class OverrideDialog(ModalScreen[tuple[str, str] | None]):
 
 
 class ManualStep(ModalScreen[bool]):
-    """A playbook step only a person can do; ``enter`` or ``d``: done, ``s``, ``escape``: stop here."""
+    """A playbook step only a person can do; ``enter`` or ``d``: done, ``s``, ``escape``: stop here.
+
+    In the demo, ``simulate`` opens the simulator's actions for the hosts the step
+    names, so a trainee can power a host on (or reinstall it) without leaving the step.
+    """
 
     BINDINGS = [
         Binding("enter,d", "answer(True)", "Done", id="manual.done"),
         Binding("s,escape", "answer(False)", "Stop here", id="manual.stop"),
+        Binding("i", "simulate", "Simulator", id="manual.simulate"),
     ]
 
-    def __init__(self, title: str, text: str, expect: str, *, id: str | None = None) -> None:
+    def __init__(self, title: str, text: str, expect: str, *, simulate: Callable[[], None] | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.step_title = title
         self.text = text
         self.expect = expect
+        self.simulate = simulate
 
     def compose(self) -> ComposeResult:
+        keys = "enter or d: done | s or esc: stop the playbook here"
+        if self.simulate is not None:
+            keys += " | i: do it in the simulator"
         with Vertical(classes="dialog"):
             yield Label(f"You do: {self.step_title}", classes="dialog-title")
             yield Static(self.text, id="manual-text", markup=False)
             yield Static(f"Then poolterm checks: {self.expect}", id="manual-expect", markup=False)
-            yield Static("enter or d: done | s or esc: stop the playbook here", classes="dialog-hint")
+            yield Static(keys, classes="dialog-hint")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.simulate is not None if action == "simulate" else True
 
     def action_answer(self, done: bool) -> None:
         self.dismiss(done)
+
+    def action_simulate(self) -> None:
+        if self.simulate is not None:
+            self.simulate()
+
+
+class PasswordPrompt(ModalScreen[str | None]):
+    """Ask for a password a step needs; dismisses with it, or None to stop the playbook.
+
+    The field masks what is typed and is emptied as the dialog closes: the value
+    goes to the caller and nowhere else (not the screen, not a screenshot).
+    """
+
+    BINDINGS = [Binding("escape,ctrl+g", "cancel", "Stop", id="password.cancel")]
+
+    def __init__(self, title: str, purpose: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.prompt_title = title
+        self.purpose = purpose
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.prompt_title, classes="dialog-title")
+            yield Static(self.purpose, id="password-purpose", markup=False)
+            yield Input(password=True, placeholder="password (not shown, not journaled)", id="password-input",
+                        select_on_focus=False)
+            yield Static("enter: send | esc or ctrl+g: stop the playbook here (it can be resumed)",
+                         classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value
+        event.input.value = ""
+        self.dismiss(value or None)
+
+    def action_cancel(self) -> None:
+        self.query_one(Input).value = ""
+        self.dismiss(None)

@@ -14,6 +14,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from poolterm.explain import explain
 from poolterm.model import PoolDiagnosis
 from poolterm.playbooks import Playbook, Step
 from poolterm.playbooks.engine import Finished
@@ -52,6 +53,7 @@ class PlaybookProgress:
     titles: dict[int, str] = field(default_factory=dict)  # step titles with the hosts filled in
     host_of: dict[str, str] = field(default_factory=dict)  # journal command id -> host, for its output lines
     finished: Finished | None = None
+    then: str = ""  # after the end: what the console offers next (e.g. R resumes)
 
     def __post_init__(self) -> None:
         if not self.statuses:
@@ -145,6 +147,8 @@ class PlaybookPanel(Static):
             lines.append(Text(f"{label}: {f.reason}", style="bold"))
             if f.advice:
                 lines.append(Text(f"next: {f.advice}"))
+            if p.then:
+                lines.append(Text(p.then, style="bold"))
         return lines
 
     def _teaching_lines(self) -> list[Text]:
@@ -152,6 +156,11 @@ class PlaybookPanel(Static):
         pool = self.pool
         if pool is not None:
             lines.append(Text(f"Why {pool.verdict.title}: {pool.summary}"))
+            explanation = explain(pool.verdict)
+            lines.append(Text(f"In plain words: {explanation.meaning}"))
+            careful = Text("Careful: ", style="bold")
+            careful.append(explanation.careful)
+            lines.append(careful)
             evidence = [e for f in pool.findings for e in f.evidence]
             evidence += [f"{h.name}: {e}" for h in pool.hosts if not h.reachable or not h.agrees
                          for e in h.evidence[:1]]

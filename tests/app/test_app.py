@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from poolterm.explain import explain
 from poolterm.journal import Journal, read_journal
 from poolterm.model import Verdict
 from poolterm.settings import SettingsError, load_settings
@@ -103,6 +104,20 @@ async def select(pilot, app, name: str):
 
 async def type_line(pilot, text: str):
     await pilot.press(*[{" ": "space"}.get(c, c) for c in text])
+
+
+async def palette_run(pilot, app, text: str, expect: str | None = None):
+    """Open the palette, type ``text`` and press enter once the top hit reads ``expect`` (default: ``text``)."""
+    expect = text if expect is None else expect
+    await pilot.press("ctrl+p")
+    await type_line(pilot, text)
+
+    def top_hit():
+        hits = app.screen.query_one("CommandList")
+        return hits.option_count and expect in str(hits.get_option_at_index(0).prompt)
+
+    await wait_for(pilot, top_hit, what=f"{expect!r} as the top palette hit")
+    await pilot.press("enter")
 
 
 # ---- live: the simulator over SSH -------------------------------------------------------------------
@@ -392,15 +407,7 @@ async def test_theme_switch_from_the_palette():
     app = make_static_app("healthy")
     async with app.run_test(size=SIZE) as pilot:
         assert app.theme == "poolterm-dark"
-        await pilot.press("ctrl+p")
-        await type_line(pilot, "Theme poolterm-colorblind")
-
-        def top_hit():
-            hits = app.screen.query_one("CommandList")
-            return hits.option_count and "poolterm-colorblind" in str(hits.get_option_at_index(0).prompt)
-
-        await wait_for(pilot, top_hit, what="the colorblind theme as the top palette hit")
-        await pilot.press("enter")
+        await palette_run(pilot, app, "Theme poolterm-colorblind")
         await wait_for(pilot, lambda: app.theme == "poolterm-colorblind")
         assert app.get_css_variables()["host-up"] == "#56b4e9"
 
@@ -519,8 +526,15 @@ async def test_teaching_mode_explains_the_verdict_and_the_next_key():
         assert "Next key: none here: playbook master-lost fixes this" in panel.text
         evidence = [line for line in panel.text.splitlines() if line.startswith("  - ")]
         assert evidence, panel.text
+        # the verdict in plain words: in the banner, and with the mistake it invites in the panel
+        meaning = explain(Verdict.MASTER_LOST).meaning
+        assert meaning.startswith("The master, the one host that holds the pool's database")
+        assert f"In plain words: {meaning}" in app.banner.text.splitlines()
+        assert f"In plain words: {meaning}" in panel.text.splitlines()
+        assert "Careful: Promote exactly one host, then run pool-recover-slaves on it." in panel.text
         await pilot.press("t")
         assert not panel.has_class("-active") and "TEACH" not in plain(app.banner)
+        assert "In plain words" not in app.banner.text
 
 
 async def test_static_view_cannot_start_a_playbook():

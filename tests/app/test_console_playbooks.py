@@ -14,9 +14,10 @@ from poolterm.sim.world import SimParams
 from poolterm.ui.app import PoolApp
 from poolterm.ui.dialogs import Confirm, ManualStep
 from poolterm.ui.messages import PlaybookEnded
-from tests.truth import healthy_truth
+from tests.e2e.test_playbooks import promote_by_hand, xe
+from tests.truth import healthy_truth, host_field
 
-from .test_app import of, wait_for
+from .test_app import of, palette_run, wait_for
 
 PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)
 INTERVAL, TIMEOUT, CONNECT = 0.5, 1.5, 1
@@ -132,5 +133,81 @@ async def test_cancelled_playbook_is_offered_for_resume_at_the_next_start(tmp_pa
             await pilot.press("n")
         ends = [r for r in read_journal(path).records if r["kind"] == "playbook-end"]
         assert [e["outcome"] for e in ends] == ["stopped", "abandoned"]
+    finally:
+        await sim.stop()
+
+
+def changes_in(path) -> list[tuple[str, str]]:
+    """(host, command) of every pool-changing command the journal says was sent."""
+    return [(r["host"], r["command"]) for r in read_journal(path).records
+            if r["kind"] == "command-start" and r["changes_pool"]]
+
+
+async def test_orphaned_slaves_declined_then_resumed_with_R(tmp_path):
+    """A promotion without pool-recover-slaves; the operator first declines the command
+    (the run stops), then R offers to resume the stopped run and it ends healthy."""
+    sim = await fast_sim(tmp_path / "sim")
+    path = tmp_path / "incident.jsonl"
+    messages = []
+    try:
+        await sim.ctl("shutdown", "plot1")
+        await sim.wait_until(lambda s: host_field(s, "plot1", "power") == "off", 10)
+        await promote_by_hand(sim, "plot2")
+        await sim.ctl("poweron", "plot1")
+        await sim.wait_until(lambda s: host_field(s, "plot1", "role") == "slave", 10)
+        app = console(sim, path, teach=True)
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.banner.headline == "ORPHANED SLAVES", timeout=30,
+                           what="ORPHANED SLAVES")
+            await pilot.press("R")
+            await answer(pilot, app, Confirm, "n", "xe pool-recover-slaves")
+            ended = await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=30, what="the stop")
+            assert ended[0].outcome == "stopped"
+            panel = app.playbook_panel
+            await wait_for(pilot, lambda: "R offers to resume it where it stopped" in panel.text,
+                           what="the resume hint")
+            assert "Next key: R offers to resume playbook orphaned-slaves" in panel.text
+            # nothing was sent: plot3 still points at the old master
+            assert host_field(sim.status(), "plot3", "master_address") == host_field(sim.status(), "plot1",
+                                                                                        "address")
+            await pilot.press("R")
+            await answer(pilot, app, Confirm, "y", "It resumes at step")
+            await answer(pilot, app, Confirm, "y", "xe pool-recover-slaves")
+            await wait_for(pilot, lambda: len(of(messages, PlaybookEnded)) == 2, timeout=60, what="the second end")
+            assert of(messages, PlaybookEnded)[1].outcome == "done", panel.text
+        await sim.wait_until(lambda s: not healthy_truth(s, "plot2"), 10)
+        assert healthy_truth(sim.status(), "plot2") == []
+        assert changes_in(path) == [("plot2", "xe pool-recover-slaves")]
+        ends = [r["outcome"] for r in read_journal(path).records if r["kind"] == "playbook-end"]
+        assert ends == ["stopped", "done"]
+    finally:
+        await sim.stop()
+
+
+async def test_planned_handover_to_the_selected_host_from_the_palette(tmp_path):
+    """HA on, plot3 selected: the palette runs planned-handover with plot3 as the candidate;
+    HA is switched off first, then plot3 is designated, and the pool ends healthy under plot3."""
+    sim = await fast_sim(tmp_path / "sim")
+    path = tmp_path / "incident.jsonl"
+    messages = []
+    try:
+        assert (await xe(sim, "plot1", "xe pool-ha-enable"))[0] == 0
+        app = console(sim, path)
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.banner.headline == "HEALTHY", timeout=30, what="HEALTHY")
+            app.select_host("plot3")
+            await palette_run(pilot, app, "planned-handover with candidate plot3")
+            await answer(pilot, app, Confirm, "y", "xe pool-ha-disable")
+            uuid = host_field(sim.status(), "plot3", "uuid")
+            await answer(pilot, app, Confirm, "y", f"xe pool-designate-new-master host-uuid={uuid}")
+            ended = await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=60, what="the playbook's end")
+            assert ended[0].outcome == "done", app.playbook_panel.text
+            await wait_for(pilot, lambda: app.banner.diagnosis.worst.master == "plot3", timeout=30,
+                           what="the console to see plot3 as master")
+        await sim.wait_until(lambda s: not healthy_truth(s, "plot3"), 10)
+        assert healthy_truth(sim.status(), "plot3") == []
+        assert changes_in(path) == [("plot1", "xe pool-ha-disable"),
+                                    ("plot1", f"xe pool-designate-new-master host-uuid={uuid}")]
+        assert await xe(sim, "plot3", "xe pool-list params=ha-enabled --minimal") == (0, "false")
     finally:
         await sim.stop()

@@ -3,14 +3,17 @@ recovers the pool with a playbook, and the score matches the journal and the sim
 
 from __future__ import annotations
 
+from textual.widgets import Input, OptionList
+
 from poolterm.demo import drill_for
 from poolterm.journal import read_journal
-from poolterm.ui.dialogs import Confirm, ManualStep
+from poolterm.sim.world import ROOT_PASSWORD
+from poolterm.ui.dialogs import ChoiceMenu, Confirm, ManualStep, PasswordPrompt
 from poolterm.ui.drill_score import DrillScore
-from poolterm.ui.messages import DrillEnded
-from tests.truth import healthy_truth
+from poolterm.ui.messages import DrillEnded, PlaybookEnded
+from tests.truth import healthy_truth, host_field
 
-from .test_app import of, plain, wait_for
+from .test_app import log_text, of, plain, type_line, wait_for
 from .test_console_playbooks import answer, console, fast_sim
 
 #: Seconds from HEALTHY to the fault: short, the test has nothing to look at meanwhile.
@@ -107,5 +110,83 @@ async def test_quitting_a_drill_shows_and_journals_the_score(tmp_path):
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.return_code is not None, what="the console to exit")
         assert [(r["outcome"], r["commands"]) for r in drill_records(path)] == [("quit", 0)]
+    finally:
+        await sim.stop()
+
+
+async def simulate_from_the_dialog(pilot, app, action: str, host: str) -> None:
+    """In a manual step's dialog, i opens the simulator's actions for the step's host: choose one."""
+    dialog = app.screen
+    await pilot.press("i")
+    menu = await wait_for(pilot, lambda: isinstance(app.screen, ChoiceMenu) and app.screen, what="the menu")
+    options = menu.query_one(OptionList)
+    options.highlighted = options.get_option_index(f"{action} {host}")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.screen is dialog, what="the manual step back in front")
+
+
+async def test_forgotten_host_drill_recovered_in_the_console_without_showing_the_password(tmp_path):
+    """Incident 3 as a drill: the trainee powers plot5 off and reinstalls it from inside the
+    manual steps (demo), first declines the password (the run stops), resumes with R, gives
+    the master's root password in the masked dialog, and plot5 is a member again."""
+    sim = await fast_sim(tmp_path / "sim", hosts=5)
+    path = tmp_path / "drill.jsonl"
+    messages = []
+    try:
+        app = drill_console(sim, path, "forgotten-host")
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.drill.state.stage == "live", timeout=60, what="the fault")
+            old_uuid = host_field(sim.status(), "plot5", "uuid")
+            await wait_for(pilot, lambda: app.banner.headline == "EMERGENCY", timeout=30, what="EMERGENCY")
+            await pilot.press("R")
+            power_off = await wait_for(pilot, lambda: isinstance(app.screen, ManualStep) and app.screen,
+                                       timeout=30, what="the power-off step")
+            assert power_off.step_title == "Power plot5 off and keep it off"
+            await simulate_from_the_dialog(pilot, app, "shutdown", "plot5")
+            await sim.wait_until(lambda s: host_field(s, "plot5", "power") == "off", 10)
+            await pilot.press("enter")
+            reinstall = await wait_for(pilot, lambda: app.screen is not power_off and isinstance(app.screen, ManualStep)
+                                       and app.screen, timeout=30, what="the reinstall step")
+            assert reinstall.step_title == "Reinstall plot5 and power it on"
+            await simulate_from_the_dialog(pilot, app, "reinstall", "plot5")
+            await sim.wait_until(lambda s: host_field(s, "plot5", "uuid") != old_uuid, 10)
+            await simulate_from_the_dialog(pilot, app, "poweron", "plot5")
+            await pilot.press("enter")
+
+            prompt = await wait_for(pilot, lambda: isinstance(app.screen, PasswordPrompt) and app.screen,
+                                    timeout=60, what="the password dialog")
+            assert "root password of plot1" in prompt.purpose
+            await pilot.press("escape")  # not at hand yet: the run stops, nothing is sent
+            await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=15, what="the stop")
+            assert "no root password of plot1 was given" in app.playbook_panel.text
+            await pilot.press("R")
+            await answer(pilot, app, Confirm, "y", "It resumes at step 5 of 6: Join plot5 to plot1's pool")
+
+            prompt = await wait_for(pilot, lambda: isinstance(app.screen, PasswordPrompt) and app.screen,
+                                    timeout=60, what="the password dialog again")
+            await type_line(pilot, ROOT_PASSWORD)
+            field = prompt.query_one(Input)
+            assert field.password and field.value == ROOT_PASSWORD
+            assert ROOT_PASSWORD not in app.export_screenshot()  # masked while typed
+            await pilot.press("enter")
+            confirm = await wait_for(pilot, lambda: isinstance(app.screen, Confirm) and app.screen, timeout=15,
+                                     what="the join's confirmation")
+            assert field.value == ""  # emptied as the dialog closed
+            assert "xe pool-join master-address=" in confirm.body and "master-password=<redacted>" in confirm.body
+            assert ROOT_PASSWORD not in app.export_screenshot()
+            await pilot.press("y")
+
+            screen = await score_screen(pilot, app)
+            score = screen.score
+            assert score.outcome == "recovered" and score.seconds is not None
+            assert (score.refusals, score.changes) == (0, 1)
+            assert ROOT_PASSWORD not in log_text(app)
+        assert healthy_truth(sim.status(), "plot1") == []
+        assert host_field(sim.status(), "plot5", "uuid") != old_uuid  # a fresh install, joined anew
+        journal = path.read_text()
+        assert ROOT_PASSWORD not in journal
+        ends = [r["outcome"] for r in read_journal(path).records if r["kind"] == "playbook-end"]
+        assert ends == ["stopped", "done"]
+        assert [r["outcome"] for r in drill_records(path)] == ["recovered"]
     finally:
         await sim.stop()

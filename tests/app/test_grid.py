@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -17,50 +17,35 @@ from poolterm.diagnosis import diagnose
 from poolterm.model import HostState, Observation, Reach, Role, XapiState, XeCall
 from poolterm.ui.grid import ASCII, CELL_WIDTH, GAP, UNICODE, HostGrid, cell_content, matches, parse_filter
 from poolterm.ui.theme_vars import with_host_defaults
+from tests import factories
+from tests.factories import Host, Pool, connected, numbered_pool, slave_conf, unreachable_after
 
 NOW = 1000.0
 
 
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class Pool:
-    name: str
-    hosts: tuple[Host, ...]
-
-
 def make_pool(name: str = "lab", count: int = 8, prefix: str = "plot", net: int = 0) -> Pool:
-    return Pool(name, tuple(Host(f"{prefix}{i}", f"10.{net}.{i // 250}.{i % 250 + 1}") for i in range(1, count + 1)))
+    return numbered_pool(name, count, lambda i: f"10.{net}.{i // 250}.{i % 250 + 1}", prefix)
 
 
 def up(host: Host, pool_conf: str, now: float = NOW, **changes) -> Observation:
-    fields = dict(host=host.name, at=now, reach=Reach.CONNECTED, pool_conf=pool_conf, uuid=f"uuid-{host.name}",
-                  xapi_service="active", emergency_flag=False, secret_hash="secret", xe=XeCall("answered"),
-                  last_seen=now, complete=True)
-    fields.update(changes)
-    return Observation(**fields)
+    return connected(host.name, pool_conf, at=now, **changes)
 
 
 def down(host: Host, pool_conf: str, seen: float, now: float = NOW, reach: Reach = Reach.TIMEOUT) -> Observation:
-    return Observation(host.name, now, reach=reach, last_seen=seen, stale=up(host, pool_conf, seen))
+    return unreachable_after(up(host, pool_conf, seen), at=now, reach=reach)
 
 
 def healthy(pool: Pool, now: float = NOW) -> dict[str, Observation]:
-    master = pool.hosts[0]
-    return {h.name: up(h, "master" if h is master else f"slave:{master.address}", now) for h in pool.hosts}
+    return factories.healthy([pool], at=now)
 
 
 def incident(pool: Pool, now: float = NOW) -> dict[str, Observation]:
     """plot3 unreachable for 12 s, plot4 points at plot2 (an orphan), plot5's forwarded xe hangs."""
     obs = healthy(pool, now)
     h = {x.name: x for x in pool.hosts}
-    obs["plot3"] = down(h["plot3"], f"slave:{h['plot1'].address}", now - 12, now)
-    obs["plot4"] = up(h["plot4"], f"slave:{h['plot2'].address}", now)
-    obs["plot5"] = up(h["plot5"], f"slave:{h['plot1'].address}", now, xe=XeCall("hung"))
+    obs["plot3"] = down(h["plot3"], slave_conf(h["plot1"].address), now - 12, now)
+    obs["plot4"] = up(h["plot4"], slave_conf(h["plot2"].address), now)
+    obs["plot5"] = up(h["plot5"], slave_conf(h["plot1"].address), now, xe=XeCall("hung"))
     return obs
 
 

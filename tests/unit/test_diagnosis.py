@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -12,31 +12,18 @@ from hypothesis import strategies as st
 from poolterm.check import to_json
 from poolterm.diagnosis import diagnose
 from poolterm.model import DbHost, Observation, Reach, Role, Verdict, XapiState, XeCall
+from tests.factories import Host, Pool, connected, host_number, numbered_pool, slave_conf, unreachable
 
 SECRET = "5" * 64
 OTHER_SECRET = "9" * 64
 NOW = 100.0
 
-
-@dataclass(frozen=True)
-class H:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class P:
-    name: str
-    hosts: tuple
-
-
-POOL = P("lab", tuple(H(f"plot{i}", f"10.0.0.{10 + i}") for i in range(1, 9)))
+POOL = numbered_pool("lab", 8, lambda i: f"10.0.0.{10 + i}")
 ADDR = {h.name: h.address for h in POOL.hosts}
 
 
 def uuid_of(name: str) -> str:
-    n = int(name.removeprefix("plot"))
-    return f"00000000-0000-4000-8000-{n:012d}"
+    return f"00000000-0000-4000-8000-{host_number(name):012d}"
 
 
 def up(name: str, conf: str, *, xe: str = "answered", flag: bool | None = False, svc: str = "active",
@@ -44,18 +31,16 @@ def up(name: str, conf: str, *, xe: str = "answered", flag: bool | None = False,
     call = {"answered": XeCall("answered", uuid_of("plot1")), "hung": XeCall("hung", "timeout"),
             "failed": XeCall("failed", "error", code), "refused": XeCall("refused", "Error: Connection refused",
                                                                         "XAPI_NOT_RUNNING")}[xe]
-    return Observation(host=name, at=NOW, reach=Reach.CONNECTED, pool_conf=conf, uuid=uuid_of(name),
-                       init_complete=True, xapi_service=svc, emergency_flag=flag, secret_hash=secret,
-                       master_port=port, xe=call, db_hosts=db, last_seen=NOW, complete=True)
+    return connected(name, conf, at=NOW, uuid=uuid_of(name), init_complete=True, xapi_service=svc,
+                     emergency_flag=flag, secret_hash=secret, master_port=port, xe=call, db_hosts=db)
 
 
 def down(name: str, reach: Reach, remembered: Observation | None) -> Observation:
-    return Observation(host=name, at=NOW, reach=reach, reach_detail="", last_seen=NOW - 12,
-                       stale=remembered, complete=True)
+    return unreachable(name, at=NOW, reach=reach, last_seen=NOW - 12, stale=remembered, complete=True)
 
 
 def slave_of(master: str) -> str:
-    return f"slave:{ADDR[master]}"
+    return slave_conf(ADDR[master])
 
 
 def db(*names: str) -> tuple[DbHost, ...]:
@@ -262,7 +247,7 @@ def observation_sets(draw):
 @settings(max_examples=300, deadline=None)
 @given(observation_sets())
 def test_any_observations_give_exactly_one_verdict_per_pool(observations):
-    other = P("other", (H("solo", "10.0.1.1"),))
+    other = Pool("other", (Host("solo", "10.0.1.1"),))
     diagnosis = diagnose([POOL, other], observations, NOW)
     assert [p.name for p in diagnosis.pools] == ["lab", "other"]
     for pool in diagnosis.pools:

@@ -87,6 +87,14 @@ def test_ground_truth_a_host_that_is_off_does_not_count_but_one_out_of_reach_doe
     assert truth_problems(pulled) == ["plot1: power on, xapi running, link down, emergency False"]
 
 
+def test_ground_truth_a_forgotten_host_that_is_off_still_counts():
+    status = pool(host("plot1", "master"), host("plot2"), host("plot5", None, power="off"))
+    status["masters"] = [{"name": "plot1", "db_hosts": [{"name": "plot1"}, {"name": "plot2"}, {"name": "plot5"}]}]
+    assert truth_problems(status) == []
+    status["masters"][0]["db_hosts"].pop()  # host-forget while it was down
+    assert truth_problems(status) == ["plot5: off and not in plot1's database"]
+
+
 @pytest.mark.parametrize("status, problem", [
     (pool(host("plot1", None, power="off"), host("plot2")), "running masters: []"),
     (pool(host("plot1", "master"), host("plot2", "master")), "running masters: ['plot1', 'plot2']"),

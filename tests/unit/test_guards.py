@@ -9,32 +9,19 @@ engine's tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from poolterm import guards
 from poolterm.diagnosis import diagnose
 from poolterm.guards import Allow, Confirm, Facts, Refuse, accepts_override, decide
 from poolterm.model import DbHost, Diagnosis, Observation, Reach, Verdict, XeCall
+from tests.factories import Host, Pool
 
 NOW = 1000.0
 NAMES = [f"plot{i}" for i in range(1, 5)]
 ADDRESS = {name: f"10.0.0.{10 + i}" for i, name in enumerate(NAMES, 1)}
 UUID = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate(NAMES, 1)}
 SECRET = "a" * 64
-
-
-@dataclass(frozen=True)
-class Host:
-    name: str
-    address: str
-
-
-@dataclass(frozen=True)
-class Pool:
-    name: str
-    hosts: tuple[Host, ...]
 
 
 POOL = Pool("lab", tuple(Host(n, ADDRESS[n]) for n in NAMES))
