@@ -53,3 +53,10 @@ def explanations() -> dict[Verdict, Explanation]:
 
 def explain(verdict: Verdict) -> Explanation:
     return explanations()[verdict]
+
+
+def first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence (the whole text if there is none)."""
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]

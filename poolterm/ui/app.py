@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -347,6 +347,10 @@ class PoolApp(App[int]):
         return [b for b in bindings if isinstance(b, Binding)]
 
     # ---- the terminal going away ----------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        # The playbook panel fits its text to the room it has: measure after the new layout.
+        self.call_after_refresh(self.playbook_panel.redraw)
+
     def _watch_terminal(self) -> None:
         """Exit when the SSH session carrying the terminal drops, instead of spinning on a dead tty."""
         if self.is_headless or not sys.__stdin__ or not sys.__stdin__.isatty():

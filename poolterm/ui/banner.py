@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from poolterm.explain import explain
+from poolterm.explain import explain, first_sentence
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
 
 GLYPHS = {
@@ -117,11 +117,13 @@ class VerdictBanner(Static):
         head.add_column(ratio=1)
         head.add_column(justify="right", no_wrap=True)
         title = Text.assemble((f" {glyph} {self.headline} ", "bold reverse"), "  ", self._where(pool))
-        badges = Text("  ".join(f"[{w}]" for w in self.badges.words()), style="bold")
+        words = self.badges.words()
+        badges = Text(" " + "  ".join(f"[{w}]" for w in words) if words else "", style="bold")
         head.add_row(title, badges)
         body = [Text(line) for line in self._body_lines()]
-        if body and pool is not None:
-            body[-1].stylize("bold", 0, len("Next:"))
+        for line in body:
+            if line.plain.startswith("Next:"):
+                line.stylize("bold", 0, len("Next:"))
         return Group(head, *body)
 
     def _where(self, pool: PoolDiagnosis | None) -> Text:
@@ -140,10 +142,12 @@ class VerdictBanner(Static):
         if pool is None:
             return ["Connecting to every host over SSH; nothing is concluded until they answer."]
         lines = [pool.summary] if pool.summary else []
-        if self.badges.teach:
-            lines.append(f"In plain words: {explain(pool.verdict).meaning}")
         advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
-        if pool.playbook:
+        if pool.playbook and not self.badges.playbook:
             advice += "  (press R)"
         lines.append(advice)
+        if self.badges.teach:
+            # Last, and one sentence: on a small terminal the banner's height is capped,
+            # and what to do next must never be the line that is cut off.
+            lines.append(f"In plain words: {first_sentence(explain(pool.verdict).meaning)}")
         return lines

@@ -211,3 +211,36 @@ async def test_planned_handover_to_the_selected_host_from_the_palette(tmp_path):
         assert await xe(sim, "plot3", "xe pool-list params=ha-enabled --minimal") == (0, "false")
     finally:
         await sim.stop()
+
+
+async def test_starting_afresh_abandons_the_stopped_run(tmp_path):
+    """A run stopped in this session is what R offers; starting a playbook from the palette
+    instead closes it in the journal as abandoned, so nothing offers it again."""
+    from poolterm.journal import interrupted_run
+
+    sim = await fast_sim(tmp_path / "sim")
+    path = tmp_path / "incident.jsonl"
+    messages = []
+    try:
+        await sim.ctl("crash", "plot1")
+        app = console(sim, path)
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.banner.headline == "MASTER LOST", timeout=30, what="MASTER LOST")
+            await pilot.press("R")
+            await answer(pilot, app, Confirm, "n", "xe pool-emergency-transition-to-master")
+            await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=15, what="the stop")
+            await wait_for(pilot, lambda: app._resumable is not None, what="the stopped run to be resumable")
+            stopped = app._resumable.run
+            await palette_run(pilot, app, "Playbook master-lost: ")
+            await wait_for(pilot, lambda: isinstance(app.screen, Confirm), timeout=30, what="the new run's promotion")
+            app.action_cancel_command()
+            await wait_for(pilot, lambda: len(of(messages, PlaybookEnded)) == 2, what="the cancel")
+        records = read_journal(path).records
+        ends = [(r["run"], r["outcome"]) for r in records if r["kind"] == "playbook-end"]
+        runs = [r["run"] for r in records if r["kind"] == "playbook-start"]
+        assert len(runs) == 2 and runs[0] == stopped
+        assert ends == [(stopped, "stopped"), (stopped, "abandoned"), (runs[1], "stopped")]
+        assert interrupted_run(records, path).run == runs[1]  # only the newest run is still open
+        assert sim.status()["masters"] == []  # nothing was sent
+    finally:
+        await sim.stop()
