@@ -14,6 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from poolterm.drill import SCORE_RECORD, START_RECORD
 from poolterm.journal import JournalError, JournalFile, journals, read_journal
 
 #: Output lines of a command quoted in the markdown timeline (the JSON keeps them all).
@@ -86,6 +87,8 @@ def build_report(contents: JournalFile) -> dict:
                      for r in records if r["kind"] == "refused"],
         "overrides": [_pick(r, "at", "host", "command", "rule", "reason", "accepted", "operator") for r in records
                       if r["kind"] == "override"],
+        "drills": [_pick(r, "at", "drill", "operator", "outcome", "seconds", "elapsed", "refusals", "overrides",
+                         "skipped", "commands", "changes") for r in records if r["kind"] == SCORE_RECORD],
     }
     report["recovery"] = _recovery(report["verdicts"], records)
     report["timeline"] = _timeline(records, start)
@@ -214,7 +217,19 @@ def _describe(r: dict, ends: dict[str, dict]) -> str | None:
         return f"{r.get('operator')} answered {r.get('answer')!r} to manual step {(r.get('index') or 0) + 1}"
     if kind == "playbook-end":
         return f"playbook {(r.get('outcome') or '').upper()}: {r.get('reason')}"
+    if kind == START_RECORD:
+        return f"DRILL {r.get('drill')}: the simulator injected the fault; {r.get('operator')} recovers the pool"
+    if kind == SCORE_RECORD:
+        return f"DRILL {r.get('drill')} scored: {_drill_result(r)}"
     return None
+
+
+def _drill_result(r: dict) -> str:
+    seconds = r.get("seconds")
+    done = f"recovered in {_duration(seconds)}" if isinstance(seconds, (int, float)) else \
+        f"not recovered (quit after {_duration(r.get('elapsed') or 0)})"
+    return (f"{done}; {r.get('refusals')} guard refusal(s), {r.get('overrides')} overridden; "
+            f"{r.get('skipped')} step(s) skipped; {r.get('commands')} command(s), {r.get('changes')} changing the pool")
 
 
 def _result(end: dict | None) -> str:
@@ -283,6 +298,8 @@ def _summary(report: dict) -> list[str]:
         resumed = f", resumed {len(run['resumed'])} time(s)" if run["resumed"] else ""
         lines.append(f"- Playbook {run['playbook']} by {run['operator']}: {(run['outcome'] or '').upper()}{took}"
                      f"{resumed}" + (f": {run['reason']}" if run.get("reason") else ""))
+    for drill in report["drills"]:
+        lines.append(f"- Drill {drill['drill']} by {drill['operator']}: {_drill_result(drill)}.")
     commands = report["commands"]
     changed = [c for c in commands if c.get("changes_pool")]
     failed = [c for c in commands if c["exit_status"] != 0]

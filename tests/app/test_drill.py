@@ -7,6 +7,7 @@ from textual.widgets import Input, OptionList
 
 from poolterm.demo import drill_for
 from poolterm.journal import read_journal
+from poolterm.report import build_report, render_markdown
 from poolterm.sim.world import ROOT_PASSWORD
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, ManualStep, PasswordPrompt
 from poolterm.ui.drill_score import DrillScore
@@ -64,6 +65,14 @@ async def test_master_shutdown_drill_recovered_with_R_is_scored(tmp_path):
             await wait_for(pilot, lambda: app.return_code is not None, what="the console to exit")
         assert healthy_truth(sim.status(), "plot2") == []
         assert drill_records(path) == [{**drill_records(path)[0], **score.record()}]
+        # the incident report tells the drill: its start in the timeline, its score in the summary
+        report = build_report(read_journal(path))
+        assert [(d["drill"], d["outcome"], d["seconds"], d["changes"]) for d in report["drills"]] == \
+            [("master-shutdown", "recovered", score.seconds, 2)]
+        markdown = render_markdown(report)
+        assert "DRILL master-shutdown: the simulator injected the fault" in markdown
+        assert f"- Drill master-shutdown by {report['drills'][0]['operator']}: recovered in " in markdown
+        assert "0 guard refusal(s), 0 overridden; 1 step(s) skipped; " in markdown
     finally:
         await sim.stop()
 
