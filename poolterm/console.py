@@ -59,10 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from poolterm.ui.app import PoolApp
 
     journal, point = open_journal(args)
+
+    async def hang_up() -> None:  # the terminal vanished: the journal's last output reaches the disk
+        journal.close()
+
     try:
         app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                       ascii_only=True if args.ascii else None, own_process=True, journal=journal,
-                      teach=args.teach, resume=point)
+                      teach=args.teach, resume=point, on_hangup=hang_up)
         return exit_status(app, app.run())
     finally:
         journal.close()

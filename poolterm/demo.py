@@ -144,11 +144,19 @@ async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
                 # A drill's journal lives with its simulator: never offer to resume a real incident here.
                 args.journal = str(directory / "journal.jsonl")
             journal, point = open_journal(args)
+
+            async def hang_up() -> None:
+                """The terminal vanished and the process ends at once: what run() would have done."""
+                await sim.stop()
+                journal.close()
+                if args.dir is None:
+                    shutil.rmtree(directory, ignore_errors=True)
+
             try:
                 app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                               ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
                               own_process=True, journal=journal, timing=timing, teach=args.teach, resume=point,
-                              drill=drill_for(sim, args.drill) if args.drill else None)
+                              drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up)
                 result = await app.run_async()
             finally:
                 journal.close()

@@ -25,7 +25,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Awaitable, Callable, Iterable
 
 from textual import events, work
 from textual.app import App, ComposeResult
@@ -76,6 +76,7 @@ from poolterm.ui.queries import (
     read_only_refusal,
 )
 from poolterm.ui.source import LiveSource, SourceWatch, StaticSource
+from poolterm.ui.terminal_watch import TerminalWatch
 from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poolterm_defaults
 
 #: Seconds between two diagnoses at most: fast enough to feel live, cheap at 1000 hosts.
@@ -98,6 +99,8 @@ PANEL_DELAY = 0.12
 TTY_POLL = 1.0
 #: Exit status after the terminal went away (128 + SIGHUP, as a shell would report it).
 HANGUP_STATUS = 128 + signal.SIGHUP
+#: Seconds the console has to release what it holds once its terminal is gone.
+HANGUP_GRACE = 10.0
 #: Simulator controls offered in demo mode (the simulator's own action names).
 FAULTS = (
     ("crash", "crash: power loss, no notice"),
@@ -191,6 +194,7 @@ class PoolApp(App[int]):
         teach: bool = False,
         resume: ResumePoint | None = None,
         drill: Drill | None = None,
+        on_hangup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         if drill is not None and demo is None:
@@ -208,7 +212,9 @@ class PoolApp(App[int]):
         self.demo_dir = demo_dir
         self.save_dir = save_dir or self.settings.save_dir or default_save_dir()
         self.clock = clock
-        self.own_process = own_process  # the console is the whole program: it may tune the process
+        self.own_process = own_process  # the console is the whole program: it may tune (and end) the process
+        self.on_hangup = on_hangup  # what the program releases when its terminal vanishes (own_process)
+        self._tty_watch: TerminalWatch | None = None
         self.journal = journal
         self._own_journal = False  # opened here (and so closed here), not handed in
         self.timing = timing
@@ -306,6 +312,10 @@ class PoolApp(App[int]):
             self.notify(reason, title="probing stopped", severity="error", timeout=30)
 
     async def on_unmount(self) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop probing, score a drill still under way, close a journal opened here."""
         self._closing = True
         if self.drill is not None:
             self.drill.abandon()
@@ -346,30 +356,49 @@ class PoolApp(App[int]):
             bindings += cls.BINDINGS
         return [b for b in bindings if isinstance(b, Binding)]
 
-    # ---- the terminal going away ----------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
         # The playbook panel fits its text to the room it has: measure after the new layout.
         self.call_after_refresh(self.playbook_panel.redraw)
 
+    # ---- the terminal going away ----------------------------------------------------------
     def _watch_terminal(self) -> None:
         """Exit when the SSH session carrying the terminal drops, instead of spinning on a dead tty."""
         if self.is_headless or not sys.__stdin__ or not sys.__stdin__.isatty():
             return
-        self._tty_fd = sys.__stdin__.fileno()
+        loop = asyncio.get_running_loop()
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_lost)
+            loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
         except (ValueError, RuntimeError, NotImplementedError):
-            pass
-        self.set_interval(TTY_POLL, self._check_terminal, name="tty-watch")
-
-    def _check_terminal(self) -> None:
-        if not os.isatty(self._tty_fd):
-            self._terminal_lost()
+            pass  # no signals on this loop: the watch thread still polls the tty
+        self._tty_watch = TerminalWatch(sys.__stdin__.fileno(), poll=TTY_POLL, grace=HANGUP_GRACE,
+                                        status=HANGUP_STATUS,
+                                        on_lost=lambda: loop.call_soon_threadsafe(self._terminal_lost))
+        self._tty_watch.start()
 
     def _terminal_lost(self) -> None:
-        if not self._terminal_gone:
-            self._terminal_gone = True
+        if self._terminal_gone:
+            return
+        self._terminal_gone = True
+        if self._tty_watch is not None:
+            self._tty_watch.arm()
+        if self.own_process:
+            self.run_worker(self._hang_up(), group="hangup", exit_on_error=False, description="hang-up")
+        else:
             self.exit(HANGUP_STATUS)
+
+    async def _hang_up(self) -> None:
+        """Release what poolterm holds and end the process, skipping Textual's teardown.
+
+        There is no terminal left to restore, and that teardown can block for ever
+        on the vanished tty (seen: the driver's close() stuck in its output thread).
+        """
+        try:
+            async with asyncio.timeout(HANGUP_GRACE / 2):
+                await self._release()
+                if self.on_hangup is not None:
+                    await self.on_hangup()
+        finally:
+            os._exit(HANGUP_STATUS)
 
     # ---- observations in, diagnosis out -------------------------------------------------------
     def _publish(self, observation) -> None:
