@@ -5,7 +5,9 @@
 For each pool size, in the same run: `poolterm sim --hosts N` runs in its own
 process (its CPU is not the console's); the console runs in this process
 against it over real SSH, probing every host on the inventory's schedule,
-recomputing the diagnosis up to five times a second, while a task streams
+recomputing the diagnosis up to five times a second (above 64 hosts both run
+in the console's probe process and the console takes its diagnoses: the
+"recompute" figure is then only that hand-over), while a task streams
 ``--log-rate`` lines a second into the log pane. Then arrow keys are fed to
 the host grid, one at a time, and each latency is measured from the moment the
 key event is handed to the app to the first frame written to the terminal
@@ -116,7 +118,7 @@ def record_frames(app, sink: list[tuple[float, str | None]]) -> None:
 
 
 def timed_recompute(app, sink: list[tuple[float, float]]) -> None:
-    """Record each diagnosis (run in a thread) and each screen update with it (on the loop)."""
+    """Record each recompute (a thread, or the probe process's diagnosis handed over) and each screen update."""
     original = app._show
 
     def show(diagnosis) -> None:
@@ -173,7 +175,7 @@ def report(result: dict) -> str:
     diagnose = result["diagnose_ms"] or [0.0]
     show = result["show_ms"] or [0.0]
     return (f"{result['hosts']:>6} hosts  p50 {percentile(lat, 50):6.1f} ms  p95 {percentile(lat, 95):6.1f} ms  "
-            f"max {max(lat):6.1f} ms  (n={len(lat)})  | diagnosis (thread) {statistics.mean(diagnose):5.1f} ms mean,"
+            f"max {max(lat):6.1f} ms  (n={len(lat)})  | recompute {statistics.mean(diagnose):5.1f} ms mean,"
             f" screen update {statistics.mean(show):4.1f} ms mean, {max(show):5.1f} ms max | "
             f"full GC {len(result['full_gc_ms'])}x, {max(result['full_gc_ms'], default=0):.0f} ms max | "
             f"probes {result['probe_rounds_per_s']:.0f}/s | first verdict after {result['warmup_s']:.1f} s")

@@ -8,17 +8,24 @@ child process it competes for a core, not for the interpreter.
 
 The child loads the same inventory, runs :class:`Connections` and
 :class:`Watcher` exactly as the console would, and streams what it observes
-on stdout as JSON lines; the console keeps diagnosing and drawing.
+on stdout as JSON lines. With ``--diagnose`` it also diagnoses what it sent:
+diagnosing a thousand hosts takes tens of milliseconds of Python, and in the
+console, even on a thread, that holds the GIL a key press waits for. The
+console then only draws.
 
 Protocol, one JSON array per line:
 
 * child → parent: ``["o", OBSERVATION]`` (see :func:`encode_observation`), then
-  ``["r", ROUNDS]`` after each batch: probe rounds finished so far.
+  ``["r", ROUNDS]`` after each batch: probe rounds finished so far. With
+  ``--diagnose``, ``["d", DIAGNOSIS]`` (see :class:`DiagnosisEncoder`): the
+  diagnosis of every observation sent so far, at the child's clock.
 * parent → child: ``["wake", HOST or null]``, ``["pause", true|false]``.
   End of stdin (the console closed the pipe, or died) stops probing and exits.
 
 Batches are sent at most every :data:`FLUSH_SECONDS`, with only the newest
-observation of each host: the console only ever shows the newest.
+observation of each host: the console only ever shows the newest. A diagnosis
+rides with a batch at most every :data:`DIAGNOSIS_SECONDS`, and the last batch
+of a burst always gets one.
 """
 
 from __future__ import annotations
@@ -28,15 +35,35 @@ import asyncio
 import json
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
-from poolterm.model import DbHost, Observation, Reach, XeCall
+from poolterm.diagnosis import PoolLike, diagnose
+from poolterm.model import (
+    Candidate,
+    DbHost,
+    Diagnosis,
+    Finding,
+    HostState,
+    Observation,
+    PoolDiagnosis,
+    Reach,
+    Role,
+    Severity,
+    Verdict,
+    XapiState,
+    XeCall,
+)
 from poolterm.ssh import Connections, raise_nofile_limit
 from poolterm.watch import Watcher
 
 #: Seconds between two batches sent to the console: well under a frame's worth of delay
 #: for a fault, and at most twenty wake-ups a second for the console's loop.
 FLUSH_SECONDS = 0.05
+#: Seconds between two diagnoses at least (the console's own pace when it diagnoses itself) ...
+DIAGNOSIS_SECONDS = 0.2
+#: ... and at least this many times the last one's duration, so that diagnosing never
+#: takes more than a fraction of the probes' loop.
+DIAGNOSIS_COST_FACTOR = 4
 
 Publish = Callable[[Observation], None]
 
@@ -71,6 +98,73 @@ def decode_observation(data: list[Any]) -> Observation:
     )
 
 
+# ---- the wire form of a diagnosis (pure) ---------------------------------------------------
+def _encode_host(state: HostState) -> list[Any]:
+    return [state.name, state.address, state.reachable, state.reach.value, state.role.value,
+            state.believed_master, state.xapi.value, state.emergency_flag, state.last_seen,
+            list(state.evidence), state.agrees, state.stale]
+
+
+def _decode_host(data: list[Any]) -> HostState:
+    (name, address, reachable, reach, role, believed_master, xapi, emergency_flag, last_seen, evidence,
+     agrees, stale) = data
+    return HostState(name, address, reachable, Reach(reach), Role(role), believed_master, XapiState(xapi),
+                     emergency_flag, last_seen, tuple(evidence), agrees, stale)
+
+
+def _encode_finding(finding: Finding) -> list[Any]:
+    return [finding.kind, finding.severity.value, list(finding.hosts), finding.summary, finding.playbook,
+            list(finding.evidence), [[c.name, c.score, list(c.reasons)] for c in finding.candidates]]
+
+
+def _decode_finding(data: list[Any]) -> Finding:
+    kind, severity, hosts, summary, playbook, evidence, candidates = data
+    return Finding(kind, Severity(severity), tuple(hosts), summary, playbook, tuple(evidence),
+                   tuple(Candidate(name, score, tuple(reasons)) for name, score, reasons in candidates))
+
+
+class DiagnosisEncoder:
+    """Diagnoses as JSON-ready lists, each host's state sent only when it changed.
+
+    A round of a thousand hosts changes a few hundred host states (their last-seen
+    time, mostly); the others go as ``null``: "as in the last diagnosis sent, at
+    this place in this pool". :class:`DiagnosisDecoder` must see the same sequence
+    of messages, which one ordered pipe guarantees.
+    """
+
+    def __init__(self) -> None:
+        self._sent: dict[str, tuple[HostState, ...]] = {}
+
+    def encode(self, diagnosis: Diagnosis) -> list[Any]:
+        pools = []
+        for pool in diagnosis.pools:
+            before = self._sent.get(pool.name, ())
+            hosts = [None if i < len(before) and before[i] == state else _encode_host(state)
+                     for i, state in enumerate(pool.hosts)]
+            self._sent[pool.name] = pool.hosts
+            pools.append([pool.name, pool.verdict.value, pool.master, hosts,
+                          [_encode_finding(f) for f in pool.findings], pool.summary, pool.advice])
+        return pools
+
+
+class DiagnosisDecoder:
+    """The inverse of :class:`DiagnosisEncoder`: an unchanged host keeps its previous state object."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[HostState, ...]] = {}
+
+    def decode(self, data: list[Any]) -> Diagnosis:
+        pools = []
+        for name, verdict, master, hosts, findings, summary, advice in data:
+            before = self._known.get(name, ())
+            states = tuple(before[i] if encoded is None else _decode_host(encoded)
+                           for i, encoded in enumerate(hosts))
+            self._known[name] = states
+            pools.append(PoolDiagnosis(name, Verdict(verdict), master, states,
+                                       tuple(_decode_finding(f) for f in findings), summary, advice))
+        return Diagnosis(tuple(pools))
+
+
 def dumps(message: list[Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
@@ -96,14 +190,26 @@ def start_probing(inventory, *, interval: float, timeout: float, publish: Publis
 
 
 class Outbox:
-    """The newest observation of each host, written to ``write`` as one batch per period."""
+    """The newest observation of each host, written to ``write`` as one batch per period.
 
-    def __init__(self, write: Callable[[bytes], None], rounds: Callable[[], int], period: float = FLUSH_SECONDS):
+    Given ``pools``, a batch also carries the diagnosis of every observation sent
+    so far, when one is due (see :data:`DIAGNOSIS_SECONDS`); a batch that is not
+    diagnosed moves the next flush to when one is, so the last state always is.
+    """
+
+    def __init__(self, write: Callable[[bytes], None], rounds: Callable[[], int], period: float = FLUSH_SECONDS,
+                 *, pools: Iterable[PoolLike] | None = None):
         self._write = write
         self._rounds = rounds
         self._period = period
         self._latest: dict[str, Observation] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._pools = None if pools is None else list(pools)
+        self._sent: dict[str, Observation] = {}
+        self._encoder = DiagnosisEncoder()
+        self._undiagnosed = False
+        self._diagnosed_at = float("-inf")
+        self._diagnosis_cost = 0.0
 
     def publish(self, obs: Observation) -> None:
         self._latest[obs.host] = obs
@@ -113,18 +219,43 @@ class Outbox:
     def flush(self) -> None:
         self._timer = None
         batch, self._latest = self._latest, {}
-        self._write(b"".join([dumps(["o", encode_observation(o)]) for o in batch.values()])
-                    + dumps(["r", self._rounds()]))
+        out = [dumps(["o", encode_observation(o)]) for o in batch.values()]
+        out.append(dumps(["r", self._rounds()]))
+        if self._pools is not None:
+            out += self._diagnosis_of(batch)
+        self._write(b"".join(out))
+
+    def _diagnosis_of(self, batch: Mapping[str, Observation]) -> list[bytes]:
+        """The ``d`` line for everything sent up to ``batch``, or none (and a flush booked) if not due."""
+        loop = asyncio.get_running_loop()
+        self._sent.update(batch)
+        self._undiagnosed = self._undiagnosed or bool(batch)
+        if not self._undiagnosed:
+            return []
+        wait = self._diagnosed_at + max(DIAGNOSIS_SECONDS, DIAGNOSIS_COST_FACTOR * self._diagnosis_cost) - loop.time()
+        if wait > 0:
+            self._timer = loop.call_later(wait, self.flush)
+            return []
+        started = loop.time()
+        line = dumps(["d", self._encoder.encode(diagnose(self._pools, self._sent, started))])
+        self._diagnosed_at = loop.time()
+        self._diagnosis_cost = self._diagnosed_at - started
+        self._undiagnosed = False
+        return [line]
 
 
-async def serve(inventory, *, interval: float, timeout: float) -> None:
-    """Probe every host of ``inventory``, report on stdout, obey stdin until it closes."""
+async def serve(inventory, *, interval: float, timeout: float, diagnosis: bool = False) -> None:
+    """Probe every host of ``inventory``, report on stdout, obey stdin until it closes.
+
+    With ``diagnosis`` the reports include the diagnosis of what was observed.
+    """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
     watcher: Watcher | None = None
-    outbox = Outbox(transport.write, lambda: watcher.rounds if watcher else 0)
+    outbox = Outbox(transport.write, lambda: watcher.rounds if watcher else 0,
+                    pools=inventory.pools if diagnosis else None)
     connections, watcher = start_probing(inventory, interval=interval, timeout=timeout, publish=outbox.publish)
     try:
         while line := await reader.readline():
@@ -151,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inventory")
     parser.add_argument("--interval", type=float)
     parser.add_argument("--timeout", type=float)
+    parser.add_argument("--diagnose", action="store_true", help="also send the diagnosis of what was observed")
     args = parser.parse_args(argv)
     # The console decides when probing ends (by closing stdin); a Ctrl-C meant for it
     # must not kill the probes half-way through a shutdown.
@@ -163,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     interval = args.interval if args.interval is not None else inventory.probe.interval
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
-    asyncio.run(serve(inventory, interval=interval, timeout=timeout))
+    asyncio.run(serve(inventory, interval=interval, timeout=timeout, diagnosis=args.diagnose))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -57,8 +59,10 @@ class HostPanel(Vertical, can_focus=False):
     def _draw(self) -> None:
         diagnosis, name, now = self._wanted
         pool, host = locate(diagnosis, name)
-        # HostState and Finding are frozen dataclasses: equal values, equal picture.
-        signature = (name, host, pool.master if pool else None, pool.findings if pool else None)
+        # HostState and Finding are frozen dataclasses: equal values, equal picture. A reachable
+        # host shows "now", not its age, so its last_seen (new every round) changes nothing.
+        shown_host = replace(host, last_seen=None) if host is not None and host.reachable else host
+        signature = (name, shown_host, pool.master if pool else None, pool.findings if pool else None)
         if signature == self._shown:
             return
         self._shown = signature

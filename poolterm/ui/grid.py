@@ -274,7 +274,9 @@ class HostGrid(ScrollView, can_focus=True):
     class Opened(_HostMessage):
         """Enter was pressed on host ``name``."""
 
-    cursor: reactive[str | None] = reactive(None, init=False)
+    # No repaint of the whole grid when the cursor moves: watch_cursor repaints the two
+    # cells concerned, and an arrow key's frame then carries one line, not the grid.
+    cursor: reactive[str | None] = reactive(None, init=False, repaint=False)
     ascii_only: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, *, ascii_only: bool = False, name: str | None = None, id: str | None = None,
@@ -316,6 +318,8 @@ class HostGrid(ScrollView, can_focus=True):
         for pool in diagnosis.pools:
             for state in pool.hosts:
                 name = state.name
+                if state.reachable and states.get(name) is state:
+                    continue  # the very state drawn last time (a reachable host's cell shows no age)
                 key = change_key(state, now)
                 if keys.get(name) != key:
                     # Only the key is kept: the cell itself is drawn when (and if) it is on screen.

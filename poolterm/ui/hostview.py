@@ -13,6 +13,10 @@ from rich.text import Text
 from poolterm.model import Candidate, Finding, HostState, Observation, PoolDiagnosis
 from poolterm.ui.sanitize import sanitize
 
+#: Characters of one evidence line the side panel shows (it holds about 2,800 cells in all);
+#: the detail screen shows every line whole.
+PANEL_EVIDENCE = 4096
+
 
 def find_host(pool: PoolDiagnosis, name: str) -> HostState | None:
     return next((h for h in pool.hosts if h.name == name), None)
@@ -54,10 +58,15 @@ def facts(host: HostState, pool: PoolDiagnosis, now: float) -> Table:
     return table
 
 
-def evidence(host: HostState) -> Text:
+def evidence(host: HostState, limit: int | None = None) -> Text:
+    """The host's evidence, one line each; ``limit`` cuts lines longer than a panel can show."""
     if not host.evidence:
         return Text("  (none yet)", style="italic")
-    return Text("\n".join(f"  - {sanitize(line)}" for line in host.evidence))
+    return Text("\n".join(f"  - {sanitize(_cut(line, limit))}" for line in host.evidence))
+
+
+def _cut(line: str, limit: int | None) -> str:
+    return line if limit is None or len(line) <= limit else line[:limit] + f" ... ({len(line) - limit} more)"
 
 
 def findings_text(findings: list[Finding]) -> Text:
@@ -109,7 +118,8 @@ def detail(host: HostState, pool: PoolDiagnosis, observation: Observation | None
     named = findings_naming(pool, host.name)
     if named:
         parts += [Text("findings naming this host", style="bold underline"), findings_text(named), Text("")]
-    parts += [Text("evidence", style="bold underline"), evidence(host), Text("")]
+    parts += [Text("evidence", style="bold underline"), evidence(host, None if with_raw else PANEL_EVIDENCE),
+              Text("")]
     ranked = ranking_for(pool, host.name)
     if ranked is not None:
         finding, candidates = ranked

@@ -5,8 +5,9 @@ is started from the app's ``on_mount`` so both live on Textual's event loop.
 For a big inventory the probing runs in a child process instead
 (:mod:`poolterm.probe_service`): a thousand hosts' SSH traffic is half a core
 of Python, and in this process it would hold the GIL every key press waits
-for. :class:`StaticSource` holds one diagnosis and never connects:
-screenshots, tests and documentation use it. No Textual here; the app talks
+for. The child diagnoses too, for the same reason, and sends its diagnoses
+along with the observations. :class:`StaticSource` holds one diagnosis and
+never connects: screenshots, tests and documentation use it. No Textual here; the app talks
 to either through the same small surface.
 """
 
@@ -20,7 +21,7 @@ from typing import Callable, Mapping, Sequence
 
 from poolterm.diagnosis import diagnose
 from poolterm.model import Diagnosis, Observation, Reach
-from poolterm.probe_service import decode_observation, dumps, start_probing
+from poolterm.probe_service import DiagnosisDecoder, decode_observation, dumps, start_probing
 from poolterm.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
 from poolterm.watch import Watcher
 
@@ -37,9 +38,10 @@ STDERR_LINES = 5
 class LiveSource:
     """Real hosts: one SSH connection each, probed on their own schedules.
 
-    With ``probe_process`` the probing runs in a child process and this one only
-    receives its observations; the operator's commands still run here, on
-    connections of their own, opened when a command first needs one.
+    With ``probe_process`` the probing and its diagnosis run in a child process
+    and this one only receives observations and diagnoses; the operator's
+    commands still run here, on connections of their own, opened when a command
+    first needs one.
     """
 
     live = True
@@ -56,6 +58,8 @@ class LiveSource:
         self.watcher: Watcher | None = None
         self.child: asyncio.subprocess.Process | None = None
         self._observations: dict[str, Observation] = {}
+        self._decoder = DiagnosisDecoder()
+        self._child_diagnosis: Diagnosis | None = None  # the child's latest, of every observation received
         self._rounds = 0
         self._paused = False
         self._reader: asyncio.Task | None = None
@@ -76,7 +80,7 @@ class LiveSource:
     async def _follow_child(self, publish: Publish, on_failure: Failed) -> None:
         self.child = child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "poolterm.probe_service", str(self.inventory.path.absolute()),
-            "--interval", repr(self.interval), "--timeout", repr(self.timeout),
+            "--interval", repr(self.interval), "--timeout", repr(self.timeout), "--diagnose",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         stderr = asyncio.create_task(self._keep_stderr(child.stderr))
         if self._paused:
@@ -100,6 +104,8 @@ class LiveSource:
             publish(observation)
         elif tag == "r":
             self._rounds = data
+        elif tag == "d":
+            self._child_diagnosis = self._decoder.decode(data)
 
     async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
         # Read all along: a child blocked on a full stderr pipe would stop probing.
@@ -154,9 +160,14 @@ class LiveSource:
     def diagnosis_job(self) -> Callable[[], Diagnosis]:
         """The diagnosis of this moment, as a call that may run in another thread.
 
-        Observations are frozen dataclasses; only the dict holding them changes, so
-        a copy taken here on the loop's thread is all the other thread needs.
+        The probe process's latest when it sent one: it covers every observation
+        received until at most DIAGNOSIS_SECONDS (or a few diagnoses' time) ago,
+        and nothing is computed here. Otherwise, made here: observations are
+        frozen dataclasses and only the dict holding them changes, so a copy taken
+        here on the loop's thread is all the other thread needs.
         """
+        if self._child_diagnosis is not None:
+            return lambda diagnosis=self._child_diagnosis: diagnosis
         pools, observations, now = self.pools, dict(self.observations), self.now()
         return lambda: diagnose(pools, observations, now)
 

@@ -1,0 +1,59 @@
+"""Above PROBE_PROCESS_ABOVE hosts the probe process diagnoses too; the console only receives.
+
+Against the simulator over real SSH: the diagnosis the console is handed is the
+child's (no work in the console's process), and once probing pauses it is
+exactly the diagnosis of the observations the console received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from poolterm.config import load_inventory
+from poolterm.model import Verdict
+from poolterm.ui.source import LiveSource
+
+INTERVAL = 0.5
+TIMEOUT = 2.0
+
+
+@pytest.fixture
+async def sim(tmp_path):
+    from poolterm.sim.runtime import Simulator
+
+    async with Simulator(8, tmp_path / "sim", fuse=1.0, boot=1.0) as simulator:
+        yield simulator
+
+
+async def until(predicate, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def handed(source: LiveSource):
+    """The diagnosis the console's recompute would be handed now."""
+    return source.diagnosis_job()()
+
+
+async def test_the_console_is_handed_the_probe_process_diagnosis_of_what_it_received(sim):
+    source = LiveSource(load_inventory(sim.hosts_yaml), interval=INTERVAL, timeout=TIMEOUT, probe_process=True)
+    source.start(lambda observation: None)
+    try:
+        await until(lambda: handed(source).verdict is Verdict.HEALTHY, "a HEALTHY diagnosis")
+        assert handed(source) is handed(source), "the console diagnosed by itself instead of taking the child's"
+        source.paused = True
+        # Rounds under way finish, their batch comes with its diagnosis, then nothing changes.
+        await until(lambda: handed(source) == source.diagnosis(), "the child's diagnosis of what was received")
+        assert len(source.observations) == len(source.host_names)
+        await sim.ctl("crash", "plot1")
+        source.paused = False
+        await until(lambda: handed(source).verdict is Verdict.MASTER_LOST, "MASTER LOST from the child")
+    finally:
+        await source.close()
+    assert source.child.returncode == 0
