@@ -38,6 +38,7 @@ from simproc import simulator  # noqa: E402
 from poolterm.config import load_inventory  # noqa: E402
 
 TARGET_P95_MS = 50.0
+TARGET_RSS_MB = 150.0
 SIZE = (160, 48)
 
 
@@ -73,6 +74,8 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         if streamer is not None:
             streamer.cancel()
         probed = app.source.rounds - rounds_before
+        child = app.source.child
+        rss = (rss_mb("self"), rss_mb(str(child.pid)) if child is not None else 0.0)
     return {
         "hosts": len(hosts),
         "warmup_s": warmup,
@@ -81,7 +84,16 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         "diagnose_ms": [d * 1000 for d, _ in recomputes[-50:]],
         "show_ms": [u * 1000 for _, u in recomputes[-50:]],
         "full_gc_ms": [d * 1000 for generation, d in pauses if generation == 2],
+        "rss_mb": rss,
     }
+
+
+def rss_mb(pid: str) -> float:
+    """Resident memory of a process of this machine, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def time_gc(sink: list[tuple[int, float]]):
@@ -178,7 +190,9 @@ def report(result: dict) -> str:
             f"max {max(lat):6.1f} ms  (n={len(lat)})  | recompute {statistics.mean(diagnose):5.1f} ms mean,"
             f" screen update {statistics.mean(show):4.1f} ms mean, {max(show):5.1f} ms max | "
             f"full GC {len(result['full_gc_ms'])}x, {max(result['full_gc_ms'], default=0):.0f} ms max | "
-            f"probes {result['probe_rounds_per_s']:.0f}/s | first verdict after {result['warmup_s']:.1f} s")
+            f"probes {result['probe_rounds_per_s']:.0f}/s | first verdict after {result['warmup_s']:.1f} s | "
+            f"RSS console {result['rss_mb'][0]:.0f} MB + probe process {result['rss_mb'][1]:.0f} MB "
+            f"(target {TARGET_RSS_MB:g} MB)")
 
 
 def main() -> int:
