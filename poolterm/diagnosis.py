@@ -122,6 +122,12 @@ class _Rules:
         foreign = [v for v in claimants if not self.in_pool(v)]
         findings = [self.foreign_master(v) for v in foreign]
         findings += [self.broken(v) for v in self.reachable if v.role is Role.BROKEN]
+        working = [v for v in ours if self.up(v)]
+        if working and len(working) < len(ours):
+            # A master whose xapi is not up yet has not run its no-other-masters check:
+            # it is about to find the working master and demote itself, not a second master yet.
+            findings.append(self.starting_master([v for v in ours if v not in working], working))
+            ours = working
         if len(ours) >= 2:
             return self.split_brain(ours, findings)
         if len(ours) == 1:
@@ -133,6 +139,20 @@ class _Rules:
         lead = next((f for f in findings if f.severity is verdict.severity), findings[0] if findings else None)
         summary = lead.summary if lead else ""
         return PoolDiagnosis(self.pool, verdict, master, states, tuple(findings), summary, _advice(verdict, lead))
+
+    @staticmethod
+    def up(view: _View) -> bool:
+        """Its xapi serves, start-up checks done (a slave's xapi may serve in emergency mode)."""
+        return view.xapi not in NOT_UP and not (view.known is not None and view.known.init_complete is False)
+
+    def starting_master(self, starting: list[_View], working: list[_View]) -> Finding:
+        others = _names(working)
+        summary = (f"{_names(starting)} {_is_are(starting)} starting with pool.conf `master` while {others} "
+                   f"works as master: at start-up xapi asks the hosts it knows whether a master answers, finds "
+                   f"{others} and becomes a slave. If {_it_they(starting)} still "
+                   f"{'claims' if len(starting) == 1 else 'claim'} master once xapi answers, it is a split brain.")
+        return Finding("starting-master", Severity.WARNING, tuple(v.name for v in starting), summary, None,
+                       tuple(e for v in starting for e in self.host_evidence(v)[:4]))
 
     # ---- two masters ----------------------------------------------------------
     def split_brain(self, masters: list[_View], findings: list[Finding]) -> PoolDiagnosis:
@@ -409,6 +429,11 @@ class _Rules:
         if k.db_hosts is not None:
             lines.append(f"pool database lists {len(k.db_hosts)} hosts")
         return tuple(lines)
+
+
+#: xapi states of a host whose xapi has not started serving: as a master it has not run its
+#: start-up checks yet.
+NOT_UP = (XapiState.DOWN, XapiState.STARTING)
 
 
 def xapi_state(obs: Observation) -> XapiState:

@@ -17,7 +17,7 @@ from poolterm.ui.messages import PlaybookEnded
 from tests.e2e.test_playbooks import promote_by_hand, xe
 from tests.truth import healthy_truth, host_field
 
-from .test_app import of, palette_run, wait_for
+from .test_app import log_text, of, palette_run, wait_for
 
 PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)
 INTERVAL, TIMEOUT, CONNECT = 0.5, 1.5, 1
@@ -89,6 +89,8 @@ async def test_R_on_master_lost_recovers_the_pool_through_the_dialogs(tmp_path):
             ended = await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=60, what="the playbook's end")
             assert ended[0].outcome == "done", panel.text
             assert "DONE: Goal reached" in panel.text
+            # plot1 booting with pool.conf `master` was never taken for a second master
+            assert "verdict SPLIT BRAIN" not in log_text(app)
         await sim.wait_until(lambda s: not healthy_truth(s, "plot2"), 10)
         assert healthy_truth(sim.status(), "plot2") == []
         records = read_journal(path).records

@@ -21,6 +21,7 @@ from poolterm.check import check
 from poolterm.config import load_inventory
 from poolterm.model import Verdict
 from poolterm.sim.runtime import Simulator
+from poolterm.sim.world import SimParams
 from poolterm.ssh import Connections
 
 FUSE = 0.5
@@ -127,6 +128,26 @@ async def test_split_brain_after_the_cable_returns(sim):
     assert set(finding.hosts) == {"plot1", "plot2"}
     assert finding.playbook == "split-brain"
     assert "plot2 is the true master" in finding.summary
+
+
+async def test_old_master_booting_after_a_promotion_is_not_a_split_brain(tmp_path):
+    """The master-lost playbook's last step: plot1 powers on with pool.conf `master`. While its
+    xapi starts (4 s here: one probe round fits in it) it is a master about to demote itself."""
+    params = SimParams(fuse=FUSE, boot=0.5, xapi_start=4.0)
+    async with Simulator(8, tmp_path / "pool", params=params) as sim:
+        await sim.ctl("shutdown", "plot1")
+        await sim.wait_until(lambda s: host_field(s, "plot1", "power") == "off", 10)
+        assert (await xe(sim, "plot2", "xe pool-emergency-transition-to-master"))[0] == 0
+        await sim.wait_until(lambda s: host_field(s, "plot2", "role") == "master", 20)
+        assert (await xe(sim, "plot2", "xe pool-recover-slaves"))[0] == 0
+        await sim.wait_until(lambda s: all(host_field(s, f"plot{i}", "master_address") == host_field(s, "plot2", "address")
+                                           for i in range(3, 9)), 20)
+        await sim.ctl("poweron", "plot1")
+        await sim.wait_until(lambda s: host_field(s, "plot1", "xapi") == "starting", 10)
+        pool = await diagnose_now(sim)
+        assert host_field(sim.status(), "plot1", "pool_conf") == "master"  # it still says so
+        assert pool.verdict is Verdict.DEGRADED and pool.master == "plot2"
+        assert [f.hosts for f in pool.findings if f.kind == "starting-master"] == [("plot1",)]
 
 
 async def test_forgotten_host_back_in_emergency(sim):

@@ -146,6 +146,26 @@ def test_split_brain_names_both_masters_and_the_true_one():
     assert not plot2.agrees
 
 
+@pytest.mark.parametrize("xapi", [
+    {"svc": "activating", "xe": "failed", "code": "HOST_STILL_BOOTING"},  # starting, checks not run yet
+    {"svc": "inactive", "xe": "refused"},  # not started at all yet
+])
+def test_an_old_master_booting_while_another_works_is_not_yet_a_split_brain(xapi):
+    """plot1 comes back with pool.conf `master` after plot3 took over: until its xapi is up it
+    has not run its no-other-masters check, which makes it plot3's slave."""
+    obs = {n: up(n, slave_of("plot3")) for n in ALL}
+    obs["plot3"] = up("plot3", "master", db=db(*ALL))
+    obs["plot1"] = replace(up("plot1", "master", **xapi), init_complete=False)
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.DEGRADED and pool.master == "plot3"
+    finding = next(f for f in pool.findings if f.kind == "starting-master")
+    assert finding.hosts == ("plot1",) and "finds plot3 and becomes a slave" in finding.summary
+    assert not next(h for h in pool.hosts if h.name == "plot1").agrees
+    # once its xapi answers and it still claims master, it is one
+    obs["plot1"] = up("plot1", "master", db=db(*ALL))
+    assert pool_of(obs).verdict is Verdict.SPLIT_BRAIN
+
+
 def test_masters_with_different_secrets_are_not_a_split_brain():
     obs = healthy()
     obs["plot8"] = up("plot8", "master", secret=OTHER_SECRET)
