@@ -250,7 +250,7 @@ class Connections:
             except (asyncssh.Error, OSError) as exc:
                 link.conn = None
                 raise HostUnavailable(Reach.TIMEOUT, f"connection lost: {exc}") from None
-            return await self._drive(process, deadline, on_line or (lambda s, l: None), stdin)
+            return await self._drive(process, deadline, on_line or (lambda stream, line: None), stdin)
 
     async def _drive(self, process, deadline: float, on_line: LineSink, stdin: str | None) -> RunResult:
         if stdin is not None:

@@ -370,10 +370,18 @@ class PoolApp(App[int]):
             loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # no signals on this loop: the watch thread still polls the tty
-        self._tty_watch = TerminalWatch(sys.__stdin__.fileno(), poll=TTY_POLL, grace=HANGUP_GRACE,
+        self._tty_watch = TerminalWatch(sys.__stdin__.fileno(), poll=TTY_POLL,
+                                        grace=HANGUP_GRACE if self.own_process else None,
                                         status=HANGUP_STATUS,
-                                        on_lost=lambda: loop.call_soon_threadsafe(self._terminal_lost))
+                                        on_lost=lambda: self._tell_lost(loop))
         self._tty_watch.start()
+
+    def _tell_lost(self, loop: asyncio.AbstractEventLoop) -> None:
+        """From the watch thread: hand the loss to the loop."""
+        try:
+            loop.call_soon_threadsafe(self._terminal_lost)
+        except RuntimeError:
+            pass  # the loop has already ended: there is nothing left to tell
 
     def _terminal_lost(self) -> None:
         if self._terminal_gone:

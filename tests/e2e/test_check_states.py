@@ -50,7 +50,7 @@ async def xe(sim, host: str, command: str) -> tuple[int | None, str]:
     connections = Connections([inventory.host(host)], inventory.ssh)
     lines: list[str] = []
     try:
-        result = await connections.run(host, command, deadline=20, on_line=lambda s, l: lines.append(l))
+        result = await connections.run(host, command, deadline=20, on_line=lambda stream, line: lines.append(line))
     finally:
         await connections.close()
     return result.exit_status, "\n".join(lines)

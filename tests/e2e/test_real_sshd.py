@@ -161,7 +161,7 @@ async def test_more_commands_than_maxsessions_share_one_connection(fronted):
     connections = Connections([spec], inventory.ssh)
     try:
         outputs: list[str] = []
-        runs = [connections.run("plot2", f"echo run{i}", deadline=20, on_line=lambda s, l: outputs.append(l))
+        runs = [connections.run("plot2", f"echo run{i}", deadline=20, on_line=lambda stream, line: outputs.append(line))
                 for i in range(MAX_CHANNELS_PER_HOST + 4)]
         results = await asyncio.gather(*runs)
         assert all(r.exit_status == 0 for r in results)

@@ -11,7 +11,7 @@ from poolterm.model import Observation, Reach, Role
 from poolterm.probe import ProbeParser, build_probe_command
 
 MASTER_UUID = "3f1c2a7e-5b0d-4c1e-9a57-0e6f2b8d4c11"
-INVENTORY = f"""PRODUCT_BRAND='XCP-ng'
+INVENTORY = """PRODUCT_BRAND='XCP-ng'
 PRODUCT_VERSION='8.3.0'
 INSTALLATION_UUID='8a2d9b41-7c3e-4f6a-b1d2-5e9c0a3f7b22'
 CONTROL_DOMAIN_UUID='11111111-2222-4333-8444-555555555555'

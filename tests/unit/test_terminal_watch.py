@@ -21,7 +21,8 @@ told = threading.Event()
 def lost():
     print("told", flush=True)
     told.set()
-TerminalWatch(fd, on_lost=lost, poll=0.05, grace=float(sys.argv[2]), status=129).start()
+grace = float(sys.argv[2]) if sys.argv[2] != "none" else None
+TerminalWatch(fd, on_lost=lost, poll=0.05, grace=grace, status=129).start()
 print("watching", flush=True)
 if sys.argv[3] == "stuck":
     lock = threading.Lock()
@@ -32,9 +33,9 @@ print("leaving", flush=True)
 """
 
 
-def start(grace: float, mode: str) -> tuple[subprocess.Popen, int]:
+def start(grace: float | None, mode: str) -> tuple[subprocess.Popen, int]:
     master, slave = os.openpty()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(slave), str(grace), mode], pass_fds=(slave,),
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(slave), str(grace).lower(), mode], pass_fds=(slave,),
                              stdout=subprocess.PIPE, text=True)
     os.close(slave)
     assert child.stdout.readline() == "watching\n"
@@ -62,3 +63,16 @@ def test_a_vanished_terminal_is_told_once_and_the_process_ends(mode):
     else:
         # the program heard it and left on its own, well before the grace
         assert code == 0 and out == "told\nleaving\n"
+
+
+def test_without_grace_the_watch_only_tells():
+    """Not the whole program (an embedding app): the watch never ends the process itself."""
+    child, master = start(grace=None, mode="stuck")
+    try:
+        os.close(master)
+        assert child.stdout.readline() == "told\n"
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=1.0)
+    finally:
+        child.kill()
+        child.wait()
