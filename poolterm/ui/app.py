@@ -99,6 +99,8 @@ PANEL_DELAY = 0.12
 TTY_POLL = 1.0
 #: Exit status after the terminal went away (128 + SIGHUP, as a shell would report it).
 HANGUP_STATUS = 128 + signal.SIGHUP
+#: Seconds the end-of-playbook notice stays up (the panel keeps the whole story).
+PLAYBOOK_TOAST = 5.0
 #: Seconds the console has to release what it holds once its terminal is gone.
 HANGUP_GRACE = 10.0
 #: Simulator controls offered in demo mode (the simulator's own action names).
@@ -899,9 +901,12 @@ class PoolApp(App[int]):
             progress.statuses = [ENGINE_STATUS[status] for status in engine.statuses]
         text = f"playbook {progress.playbook.id}: {finished.outcome}: {finished.reason}"
         self.log_pane.append(None, "info", text, at=at)
-        self.notify(finished.reason + (f"\nNext: {finished.advice}" if finished.advice else ""),
-                    title=f"playbook {progress.playbook.id}: {finished.outcome}",
-                    severity="information" if finished.ok else "warning", timeout=20)
+        # Brief: the panel holds the reason and the advice, and on a small terminal a toast
+        # would sit on top of them.
+        where = f" at step {finished.index + 1}" if not finished.ok and finished.index is not None else ""
+        self.notify(f"{finished.outcome}{where}: the playbook panel says why and what next",
+                    title=f"playbook {progress.playbook.id}", severity="information" if finished.ok else "warning",
+                    timeout=PLAYBOOK_TOAST)
 
     # resuming an interrupted run ---------------------------------------------------------------------
     def _offer_resume(self, point: ResumePoint) -> None:

@@ -6,6 +6,7 @@ wait polls ``capture-pane`` for text on the screen, never a fixed sleep.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -69,6 +70,14 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def ctl(*args: str, directory: Path):
+    """`poolterm sim ctl` from another terminal, as a trainer would; `status --json` is parsed."""
+    done = subprocess.run([sys.executable, "-m", "poolterm.cli", "sim", "ctl", "--dir", str(directory), *args],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if "--json" in args else done.stdout
+
+
 @pytest.fixture
 def tmux():
     server = Tmux(f"poolterm-e2e-{uuid.uuid4().hex[:8]}")
@@ -76,12 +85,13 @@ def tmux():
     server("kill-server", check=False)
 
 
-def start_demo(tmux: Tmux, directory: Path, status_file: Path) -> None:
+def start_demo(tmux: Tmux, directory: Path, status_file: Path, *options: str,
+               size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
     poolterm = [sys.executable, "-m", "poolterm.cli"] if shutil.which("poolterm") is None else ["poolterm"]
-    command = " ".join([*poolterm, "demo", "--dir", str(directory), "--fuse", "1"])
+    command = " ".join([*poolterm, "demo", "--dir", str(directory), "--fuse", "1", *options])
     # The exit status is written down so the test can check the console ended cleanly.
     shell = f"{command}; echo $? > {status_file}"
-    tmux("new-session", "-d", "-s", "demo", "-x", str(WIDTH), "-y", str(HEIGHT),
+    tmux("new-session", "-d", "-s", "demo", "-x", str(size[0]), "-y", str(size[1]),
          "-e", "TERM=xterm-256color", shell)
     tmux("set-option", "-g", "escape-time", "0")
 
@@ -91,9 +101,7 @@ def test_demo_healthy_then_master_lost_then_quit(tmux, tmp_path):
     status_file = tmp_path / "status"
     start_demo(tmux, directory, status_file)
     tmux.wait_for_text("HEALTHY", timeout=30)
-    ctl = subprocess.run([sys.executable, "-m", "poolterm.cli", "sim", "ctl", "--dir", str(directory),
-                          "crash", "plot1"], capture_output=True, text=True, timeout=30)
-    assert ctl.returncode == 0, ctl.stderr
+    ctl("crash", "plot1", directory=directory)
     screen = tmux.wait_for_text("MASTER LOST", timeout=20)
     words = " ".join(screen.split())  # the banner wraps its summary across lines
     assert "Master plot1 is lost" in words and "Promote plot2 (best candidate)" in words
@@ -101,6 +109,28 @@ def test_demo_healthy_then_master_lost_then_quit(tmux, tmp_path):
     tmux.wait_until_gone(timeout=20)
     assert status_file.read_text().strip() == "0"
     assert not (directory / "control.sock").exists()
+
+
+def test_a_playbook_on_an_80x24_terminal_shows_the_command_and_how_to_resume(tmux, tmp_path):
+    """The smallest usual terminal, teaching on: the promotion's exact command is shown before
+    it is sent; declined, the run stops and the panel says R resumes it. Nothing was sent."""
+    directory = tmp_path / "sim"
+    status_file = tmp_path / "status"
+    start_demo(tmux, directory, status_file, "--teach", size=(80, 24))
+    tmux.wait_for_text("HEALTHY", timeout=30)
+    ctl("crash", "plot1", directory=directory)
+    screen = tmux.wait_for_text("MASTER LOST", timeout=20)
+    assert "In plain words: The master," in screen and "(press R)" in screen
+    tmux("send-keys", "-t", "demo", "R")
+    screen = tmux.wait_for_text("Run this on plot2?", timeout=30)
+    assert "xe pool-emergency-transition-to-master" in screen
+    tmux("send-keys", "-t", "demo", "n")
+    screen = tmux.wait_for_text("R offers to resume it where it stopped", timeout=20)
+    assert "STOPPED: Step 2 (Promote plot2 to master)" in " ".join(screen.split())
+    assert not [h for h in ctl("status", "--json", directory=directory)["hosts"] if h["role"] == "master"]
+    tmux("send-keys", "-t", "demo", "q")
+    tmux.wait_until_gone(timeout=20)
+    assert status_file.read_text().strip() == "0"
 
 
 def test_demo_exits_when_its_terminal_goes_away(tmux, tmp_path):
