@@ -114,7 +114,9 @@ class VerdictBanner(Static):
     def _renderable(self, pool: PoolDiagnosis | None, severity: Severity) -> Group:
         glyph = GLYPHS[self.ascii_only][severity]
         head = Table.grid(expand=True)
-        head.add_column(ratio=1)
+        # One row, always: on a narrow terminal the pool line is cut, not wrapped, so the
+        # capped banner keeps its rows for the summary and the next action.
+        head.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         head.add_column(justify="right", no_wrap=True)
         title = Text.assemble((f" {glyph} {self.headline} ", "bold reverse"), "  ", self._where(pool))
         words = self.badges.words()
