@@ -370,8 +370,8 @@ class PoolApp(App[int]):
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGHUP, self._terminal_lost)
-        except (ValueError, RuntimeError, NotImplementedError):
-            pass  # no signals on this loop: the watch thread still polls the tty
+        except (ValueError, RuntimeError):  # RuntimeError covers loops without signal support
+            pass  # the watch thread still polls the tty
         self._tty_watch = TerminalWatch(sys.__stdin__.fileno(), poll=TTY_POLL,
                                         grace=HANGUP_GRACE if self.own_process else None,
                                         status=HANGUP_STATUS,
@@ -850,7 +850,9 @@ class PoolApp(App[int]):
             progress.host_of[event.id] = event.host
             log(event.host, "cmd", event.command, at=at)
         elif isinstance(event, pb.CommandOutput):
+            # Output goes to the log only: the panel shows nothing of it, so no redraw per line.
             log(progress.host_of.get(event.id), event.stream, event.line)
+            return
         elif isinstance(event, pb.CommandEnded):
             progress.command_state, progress.ended = "ended", _ended(event)
             log(progress.host_of.get(event.id), "info", f"[{progress.ended}] {progress.command}", at=at)

@@ -230,9 +230,15 @@ def fit(blocks: list[Block], rows: int | None, rows_of) -> list[Block]:
     """The blocks that fit in ``rows`` screen rows, in their order: fold, then leave out,
     the least important first; what is left is cut at the last row. ``None``: no limit."""
     shown = list(blocks)
+    measured: dict[int, int] = {}  # id(block) -> its rows, each block (folded or not) measured once
+
+    def rows_in(block: Block) -> int:
+        if id(block) not in measured:
+            measured[id(block)] = sum(rows_of(line) for line in block.lines)
+        return measured[id(block)]
 
     def height() -> int:
-        return sum(rows_of(line) for block in shown for line in block.lines)
+        return sum(rows_in(block) for block in shown)
 
     while rows is not None and height() > rows and len(shown) > 1:
         least = min(shown, key=lambda b: (b.keep, b.folded is None))
