@@ -80,8 +80,15 @@ def main() -> int:
     for size, per_host, naive, failed, cores in rows:
         naive_s = f"{naive * 1000:>14.2f}" if naive is not None else f"{'-':>14}"
         print(f"{size:>6} {per_host * 1000:>12.3f} {cores:>11.2f} {naive_s} {failed:>12}")
-    worst = max(r[1] for r in rows) * 1000
-    print(f"target <= 1 ms per host per round: {'met' if worst <= 1 else 'MISSED'} (worst {worst:.3f} ms)")
+    # DESIGN.md sets the target at 1000 hosts; smaller pools are shown, not judged (a few
+    # hosts spread the loop's fixed wake-ups and keepalives over few rounds).
+    judged = [r for r in rows if r[0] >= 1000]
+    if judged:
+        worst = max(r[1] for r in judged) * 1000
+        print(f"target <= 1 ms per host per round at 1000 hosts: {'met' if worst <= 1 else 'MISSED'} "
+              f"({worst:.3f} ms)")
+    else:
+        print("target is set at 1000 hosts: add 1000 to --sizes to judge it")
     return 0
 
 

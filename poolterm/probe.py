@@ -12,6 +12,7 @@ that may hang on a lost master come last, each under ``timeout -k``.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+@functools.lru_cache(maxsize=4096)  # one master address per pool, asked every round by every slave
 def _valid_address(address: str) -> bool:
     try:
         xe.validate_address(address)
@@ -113,6 +115,10 @@ class ProbeParser:
         """Take one output line; return the section name when one just ended."""
         line = line.rstrip("\r\n")
         self.lines.append(line)
+        if "@@" not in line:  # most lines: the regexes below cost more than this test
+            if self._current is not None:
+                self._buffer.append(line)
+            return None
         start = _SECTION.match(line)
         if start:
             self._current, self._buffer = start.group(1), []
@@ -127,6 +133,10 @@ class ProbeParser:
         if self._current is not None:
             self._buffer.append(line)
         return None
+
+    def tells_news(self, known: Observation | None) -> bool:
+        """Whether the sections finished so far say anything ``known`` (the last round) did not."""
+        return known is None or any(getattr(known, name) != value for name, value in self.values.items())
 
     def unfinished(self) -> str | None:
         """The section still waiting for its end marker (the one that hangs)."""

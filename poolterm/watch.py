@@ -52,8 +52,12 @@ class Watcher:
         read_inventory = known is None or known.uuid is None or came_back
         command = build_probe_command(known, self.timeout, read_inventory=read_inventory)
 
+        # A partial round is worth publishing before a section that may wait for seconds, but
+        # only when it says something new: most rounds repeat the last one.
+        back = previous is None or previous.reach is not Reach.CONNECTED
+
         def on_line(stream: str, line: str) -> None:
-            if parser.feed(line) in PUBLISH_AFTER:
+            if parser.feed(line) in PUBLISH_AFTER and (back or parser.tells_news(known)):
                 self._store(parser.observation(loop.time(), complete=False), known)
 
         try:

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import asyncssh
 
-from poolterm import _asyncssh_padding
+from poolterm import _asyncssh_logging, _asyncssh_padding
 from poolterm.journal import redact
 from poolterm.sim.shell import Io, Machine, Shell, StreamInput
 
@@ -37,6 +37,7 @@ FATAL_SIGNALS = frozenset({"HUP", "INT", "QUIT", "ABRT", "KILL", "USR1", "USR2",
 PROMPT = "[root@{name} ~]# "
 SERVER_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 _asyncssh_padding.install()  # like OpenSSH, no empty IGNORE before each packet (no CBC in SERVER_CIPHERS)
+_asyncssh_logging.install()
 
 
 

@@ -146,3 +146,12 @@ def test_inventory_is_read_only_when_asked():
                        uuid="8a2d9b41-7c3e-4f6a-b1d2-5e9c0a3f7b22")
     assert "xensource-inventory" in build_probe_command(prev, 5)
     assert "xensource-inventory" not in build_probe_command(prev, 5, read_inventory=False)
+
+
+def test_a_partial_round_tells_news_only_when_a_section_differs():
+    last = feed(SLAVE_OUTPUT).observation(5.0, complete=True)
+    again = feed(SLAVE_OUTPUT.split("@@mport", 1)[0])
+    assert not again.tells_news(last)
+    assert again.tells_news(None), "a first round is all news"
+    hung = feed(SLAVE_OUTPUT.split("@@mport", 1)[0].replace("active\n", "activating\n"))
+    assert hung.tells_news(last)
