@@ -177,6 +177,8 @@ class _Rules:
     # ---- one master ------------------------------------------------------------
     def one_master(self, master: _View, findings: list[Finding]) -> PoolDiagnosis:
         state = self.xapi(master)
+        if state is not XapiState.ANSWERING and self.taking_over(master):
+            return self.promotion_pending(master, findings)
         if state in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY):
             return self.master_lost(findings, master_hung=master)
         slaves = [v for v in self.reachable if v is not master and v.role is not Role.MASTER and self.in_pool(v)]
@@ -257,6 +259,28 @@ class _Rules:
                                     f"xapi on {_names(hung)} does not answer although master {master.name} does.",
                                     None, tuple(e for v in hung for e in self.host_evidence(v)[:3])))
         return findings
+
+    # ---- a promotion under way ---------------------------------------------------
+    def taking_over(self, master: _View) -> bool:
+        """Promoted moments ago: pool.conf says master, nobody follows it yet, the others follow
+        another host. (A master whose xapi hangs after years in the role has followers.)"""
+        slaves = [v for v in self.views if v is not master and v.role is Role.SLAVE and v.believed_address]
+        return bool(slaves) and all(v.believed_address != master.address for v in slaves)
+
+    def promotion_pending(self, master: _View, findings: list[Finding]) -> PoolDiagnosis:
+        """No working master yet, and the worst advice now is another promotion."""
+        state = self.xapi(master)
+        phase = _TAKEOVER_PHASE.get(state, "has not answered yet")
+        old = self.lost_master()
+        old_name = old.name if old is not None and old is not master else None
+        followed = f"The others still follow {old_name}" if old_name else "The others follow another host"
+        summary = (f"{master.name} has been promoted: pool.conf says master and its xapi {phase} (a 10-second "
+                   f"fuse, then start-up). Do not promote another host. {followed}: once {master.name} answers "
+                   f"as master, run pool-recover-slaves on it.")
+        findings.insert(0, Finding("master-taking-over", Severity.CRITICAL,
+                                   (master.name,) + ((old_name,) if old_name else ()), summary, None,
+                                   self.host_evidence(master)[:5]))
+        return self.result(Verdict.MASTER_LOST, None, findings)
 
     # ---- no working master -------------------------------------------------------
     def master_lost(self, findings: list[Finding], master_hung: _View | None = None) -> PoolDiagnosis:
@@ -431,6 +455,14 @@ class _Rules:
         return tuple(lines)
 
 
+#: What a just-promoted host's xapi is doing, in the words of the promotion-pending summary.
+_TAKEOVER_PHASE = {
+    XapiState.HUNG: "is still a slave until its fuse restarts it",
+    XapiState.EMERGENCY: "is still a slave in emergency mode until its fuse restarts it",
+    XapiState.DOWN: "is restarting",
+    XapiState.STARTING: "is starting",
+}
+
 #: xapi states of a host whose xapi has not started serving: as a master it has not run its
 #: start-up checks yet.
 NOT_UP = (XapiState.DOWN, XapiState.STARTING)
@@ -441,10 +473,10 @@ def xapi_state(obs: Observation) -> XapiState:
     code = obs.xe.error_code if obs.xe else None
     if obs.emergency_flag or code in EMERGENCY_CODES:
         return XapiState.EMERGENCY
+    if obs.xapi_service == "activating":  # its port refuses until it listens: starting, not down
+        return XapiState.STARTING
     if obs.xapi_service in ("inactive", "failed") or (obs.xe and obs.xe.status == "refused"):
         return XapiState.DOWN
-    if obs.xapi_service == "activating":
-        return XapiState.STARTING
     if obs.xe is None:
         return XapiState.UNKNOWN
     if obs.xe.status == "hung":
@@ -486,6 +518,10 @@ def _advice(verdict: Verdict, lead: Finding | None) -> str:
         return "Check the jump box's network and the inventory; nothing can be diagnosed blind."
     if verdict is Verdict.DEGRADED:
         return "The pool works; bring the listed hosts back when you can."
+    if lead is not None and lead.kind == "master-taking-over":
+        promoted = lead.hosts[0]
+        return (f"Wait until {promoted} answers as master; if it has not within two minutes, restart its "
+                f"toolstack (xe-toolstack-restart on {promoted}).")
     if playbook:
         return f"Run playbook {playbook}."
     return "Read the evidence of the listed hosts."

@@ -10,7 +10,8 @@ command typed by hand is held to exactly the rules a playbook is.
 The rules come from the field notes and xapi-facts §4 "dangers":
 
 * ``pool-emergency-transition-to-master`` while another reachable host is a
-  working master makes a second master (split brain);
+  working master, or has just been promoted and is restarting into the role,
+  makes a second master (split brain);
 * ``pool-recover-slaves`` anywhere but on the true master re-points every
   reachable host, the real master included, at a stale pool;
 * ``host-forget`` of a host that is only unreachable guarantees a forgotten host
@@ -262,6 +263,16 @@ class _Pool:
 
 
 def _transition_to_master(command: Command, target: str, pool: _Pool) -> Refuse | str | None:
+    pending = next((f for f in pool.diagnosis.findings if f.kind == "master-taking-over"), None)
+    if pending is not None and pending.hosts[0] != target:
+        promoted = pending.hosts[0]
+        return Refuse(
+            "second-master",
+            f"{promoted} has been promoted and its xapi is restarting as master, so promoting {target} too "
+            "would make two masters.",
+            f"Wait until {promoted} answers as master, then run pool-recover-slaves on {promoted}; if it has not "
+            f"answered within two minutes, restart its toolstack (xe-toolstack-restart on {promoted}).",
+            target)
     others = [h for h in pool.diagnosis.hosts if h.name != target and h.reachable and h.role is Role.MASTER]
     working = [h for h in others if h.xapi not in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY)]
     if working:

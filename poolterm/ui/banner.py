@@ -144,9 +144,14 @@ class VerdictBanner(Static):
         if pool is None:
             return ["Connecting to every host over SSH; nothing is concluded until they answer."]
         lines = [pool.summary] if pool.summary else []
-        advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
-        if pool.playbook and not self.badges.playbook:
-            advice += "  (press R)"
+        if self.badges.playbook:
+            # One voice during a run: the verdict's own advice (often "run playbook X") would
+            # compete with the step the panel is on.
+            advice = f"Next: follow playbook {self.badges.playbook} in its panel (x cancels it)."
+        else:
+            advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
+            if pool.playbook:
+                advice += "  (press R)"
         lines.append(advice)
         if self.badges.teach:
             # Last, and one sentence: on a small terminal the banner's height is capped,

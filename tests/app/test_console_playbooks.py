@@ -75,6 +75,9 @@ async def test_R_on_master_lost_recovers_the_pool_through_the_dialogs(sim, tmp_p
         await pilot.press("R")
         panel = app.playbook_panel
         assert panel.has_class("-active") and "PLAYBOOK master-lost" in app.banner.badges.words()
+        # one voice while it runs: the banner sends the operator to the panel, not to another playbook
+        assert "Next: follow playbook master-lost in its panel" in app.banner.text
+        assert "Run playbook" not in app.banner.text and "(press R)" not in app.banner.text
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), timeout=30, what="the first confirmation")
         assert "next command: on plot2: xe pool-emergency-transition-to-master" in panel.text
         assert "why: A pool cannot work without a master" in panel.text

@@ -19,7 +19,7 @@ import pytest
 
 from poolterm.check import check
 from poolterm.config import load_inventory
-from poolterm.model import Verdict
+from poolterm.model import Verdict, XapiState
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.world import SimParams
 from poolterm.ssh import Connections
@@ -90,6 +90,26 @@ async def test_master_xapi_hung(sim):
     assert pool.findings[0].kind == "master-hung"
     assert pool.findings[0].hosts[0] == "plot1"
     assert "xe-toolstack-restart on plot1" in pool.summary
+
+
+async def test_a_promotion_in_progress_is_waited_for_until_the_new_master_answers(tmp_path):
+    # A fuse long enough to watch: between the command and the new master answering, no
+    # round may advise a toolstack restart, another promotion or a premature recover-slaves.
+    async with Simulator(8, tmp_path / "pool", fuse=3.0, boot=1.5) as sim:
+        await sim.ctl("crash", "plot1")
+        status, output = await xe(sim, "plot2", "xe pool-emergency-transition-to-master")
+        assert status == 0, output
+        seen = []
+        async with asyncio.timeout(30):
+            while True:
+                pool = await diagnose_now(sim)
+                if pool.verdict is not Verdict.MASTER_LOST:
+                    break
+                seen.append((pool.findings[0].kind, next(h.xapi.value for h in pool.hosts if h.name == "plot2")))
+        assert len(seen) >= 2 and {kind for kind, _ in seen} == {"master-taking-over"}, seen
+        assert seen[0][1] == "hung", "during the fuse the promoted host's xapi is still a slave of the lost master"
+        assert pool.verdict is Verdict.ORPHANED_SLAVES and pool.master == "plot2"
+        assert next(h for h in pool.hosts if h.name == "plot2").xapi is XapiState.ANSWERING
 
 
 async def test_slave_down_is_degraded(sim):

@@ -118,6 +118,44 @@ def test_master_whose_xapi_hangs_is_lost_although_reachable():
     assert "xe-toolstack-restart on plot1" in pool.summary
 
 
+def just_promoted(xe: str, svc: str = "active") -> dict[str, Observation]:
+    """plot1 crashed; plot2 was promoted moments ago; everyone else still follows plot1."""
+    obs = master_crashed()
+    obs["plot2"] = up("plot2", "master", xe=xe, svc=svc)
+    return obs
+
+
+@pytest.mark.parametrize("xe, svc, phase", [
+    ("hung", "active", "is still a slave until its fuse restarts it"),
+    ("refused", "inactive", "is restarting"),
+    ("refused", "activating", "is starting"),
+])
+def test_a_host_promoted_moments_ago_is_waited_for_not_restarted_or_replaced(xe, svc, phase):
+    pool = pool_of(just_promoted(xe, svc))
+    assert pool.verdict is Verdict.MASTER_LOST and pool.master is None
+    finding = pool.findings[0]
+    assert finding.kind == "master-taking-over" and finding.hosts == ("plot2", "plot1")
+    assert f"plot2 has been promoted: pool.conf says master and its xapi {phase} (" in pool.summary
+    assert "Do not promote another host" in pool.summary
+    assert "The others still follow plot1: once plot2 answers as master, run pool-recover-slaves on it" in pool.summary
+    assert pool.advice.startswith("Wait until plot2 answers as master")
+    assert pool.playbook is None, "no playbook to start while the promotion completes"
+    assert "Promote" not in pool.summary
+
+
+def test_a_master_that_hangs_with_followers_is_not_mistaken_for_a_promotion():
+    obs = just_promoted("hung")
+    obs["plot3"] = up("plot3", slave_of("plot2"), xe="hung")
+    assert pool_of(obs).findings[0].kind == "master-hung"
+
+
+def test_xapi_that_systemd_is_starting_is_starting_although_its_port_refuses():
+    obs = healthy()
+    obs["plot4"] = up("plot4", slave_of("plot1"), xe="refused", svc="activating")
+    state = next(h for h in pool_of(obs).hosts if h.name == "plot4")
+    assert state.xapi is XapiState.STARTING
+
+
 def test_a_slave_down_is_degraded_not_critical():
     obs = healthy()
     obs["plot5"] = down("plot5", Reach.TIMEOUT, obs["plot5"])

@@ -174,6 +174,21 @@ def test_promotion_refused_while_another_reachable_host_is_a_working_master():
     assert decision.host == "plot2"
 
 
+def test_a_second_promotion_is_refused_while_the_first_host_restarts_into_the_role():
+    # plot2 was promoted seconds ago: pool.conf says master, xapi is a slave until its fuse blows.
+    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[2:]]
+    state = observe(down("plot1", was="master"), up("plot2", "master", xe="hung"), *hung)
+    decision = decide(["xe", "pool-emergency-transition-to-master"], "plot3", diagnosed(state),
+                      read_only=False, facts=FACTS)
+    assert isinstance(decision, Refuse) and decision.rule == "second-master"
+    assert "plot2 has been promoted" in decision.reason and "two masters" in decision.reason
+    assert "pool-recover-slaves on plot2" in decision.instead
+    assert accepts_override(decision, "plot3", "plot2 will never start: its disk died")
+    again = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(state),
+                   read_only=False, facts=FACTS)
+    assert not isinstance(again, Refuse), "the promoted host itself may be told again"
+
+
 def test_promotion_after_the_master_is_lost_is_confirmed_with_the_stale_master_warning():
     decision = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(master_lost()),
                       read_only=False, facts=FACTS)
