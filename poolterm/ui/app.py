@@ -50,6 +50,7 @@ from poolterm.ui.detail import HostDetailScreen, HostPanel
 from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog, PasswordPrompt
 from poolterm.ui.drill_coach import DrillCoach
 from poolterm.ui.drill_score import DrillScore
+from poolterm.ui.faults import FAULTS, menu_order
 from poolterm.ui.grid import HostGrid
 from poolterm.ui.help import HelpScreen
 from poolterm.ui.logpane import LogPane
@@ -103,17 +104,6 @@ HANGUP_STATUS = 128 + signal.SIGHUP
 PLAYBOOK_TOAST = 5.0
 #: Seconds the console has to release what it holds once its terminal is gone.
 HANGUP_GRACE = 10.0
-#: Simulator controls offered in demo mode (the simulator's own action names).
-FAULTS = (
-    ("crash", "crash: power loss, no notice"),
-    ("shutdown", "shutdown: graceful power off"),
-    ("poweron", "poweron: boot the host"),
-    ("cable-out", "cable-out: link black-holed, host keeps running"),
-    ("cable-in", "cable-in: plug the link back"),
-    ("hang-xapi", "hang-xapi: xapi stops answering"),
-    ("unhang-xapi", "unhang-xapi: xapi answers again"),
-    ("reinstall", "reinstall: a fresh install, master of a pool of its own (host must be off)"),
-)
 #: Seconds a playbook waits for the first complete probe round before it decides anyway.
 OBSERVE_SLACK = 10.0
 #: Actions on the main screen's grid and log: hidden while another screen is on top.
@@ -1132,8 +1122,11 @@ class PoolApp(App[int]):
                 action, host = key.split(" ", 1)
                 self.inject_fault(action, host)
 
-        choices = [Choice(f"{action} {host}", title if len(hosts) == 1 else f"{host}: {title}")
-                   for host in hosts for action, title in FAULTS]
+        # What undoes each host's fault comes first, so enter is the right answer at a manual step.
+        truth = {h["name"]: h for h in self.demo.status()["hosts"]}
+        choices = [Choice(f"{action} {host}", (title if len(hosts) == 1 else f"{host}: {title}")
+                          + ("  (undoes its fault)" if repair else ""))
+                   for action, host, title, repair in menu_order(hosts, truth)]
         self.push_screen(ChoiceMenu(f"simulator action on {', '.join(hosts)} (not a pool change)", choices), chosen)
 
     def inject_fault(self, action: str, host: str) -> None:

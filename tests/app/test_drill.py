@@ -51,7 +51,16 @@ async def test_master_shutdown_drill_recovered_with_R_is_scored(tmp_path):
             await answer(pilot, app, Confirm, "y", "xe pool-recover-slaves")
             await wait_for(pilot, lambda: isinstance(app.screen, ManualStep), timeout=30, what="the manual step")
             assert not of(messages, DrillEnded)  # the playbook is still at work
-            await sim.ctl("poweron", "plot1")
+            # i offers first what undoes the host's fault, so a trainee's enter powers plot1 on
+            dialog = app.screen
+            await pilot.press("i")
+            menu = await wait_for(pilot, lambda: isinstance(app.screen, ChoiceMenu) and app.screen, what="the menu")
+            assert (menu.choices[0].key, menu.choices[0].title) == \
+                ("poweron plot1", "poweron: boot the host  (undoes its fault)")
+            assert not any("undoes" in c.title for c in menu.choices[1:])
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen is dialog, what="the manual step back in front")
+            await sim.wait_until(lambda s: next(h for h in s["hosts"] if h["name"] == "plot1")["power"] == "on", 10)
             await pilot.press("enter")
             screen = await score_screen(pilot, app)
             score = screen.score
