@@ -164,7 +164,7 @@ class _Rules:
         counts = "; ".join(f"{m.name}: {len(followers[m.name])}" for m in ranked)
         slaves = sum(len(f) for f in followers.values())
         summary = (
-            f"Split brain: {', '.join(m.name for m in ranked)} all believe they are master. "
+            f"Split brain: {_names(ranked)} {'both' if len(ranked) == 2 else 'all'} believe they are master. "
             f"{true.name} is the true master ({len(followers[true.name])} of {slaves} reachable slaves point at it); "
             f"run pool-recover-slaves on {true.name} only, never on {stale_names}."
         )
