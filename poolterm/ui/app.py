@@ -961,6 +961,8 @@ class PoolApp(App[int]):
             return "esc keeps the refusal (almost always right); an override needs the host's name and a reason."
         if self._playbook is not None:
             return "none: poolterm runs the step or waits for its effect; x cancels the playbook."
+        if self.drill is not None and self.drill.injecting:
+            return "none yet: the drill is still setting up its fault; R works once it says “recover the pool”."
         if self._resumable is not None and self.check_action("recommended", ()) is True:
             return (f"R offers to resume playbook {self._resumable.playbook} where it stopped "
                     "(n then R starts afresh).")
@@ -1158,6 +1160,7 @@ class PoolApp(App[int]):
         if self.demo is not None and self._ui_alive():
             self.demo_hint.update(self._demo_hint())
             self.refresh_bindings()
+            self._badges()
 
     # A drill ends once nothing is at work: these are the moments something stops.
     def on_playbook_ended(self, message: PlaybookEnded) -> None:
@@ -1204,7 +1207,8 @@ class PoolApp(App[int]):
         playbook = progress.playbook.id if progress is not None and self._playbook is not None else ""
         self.banner.set_badges(Badges(paused=self.paused, filter_text=self.filter_text, read_only=self.read_only,
                                       demo=self.demo is not None, command=self._command_label if self._command else "",
-                                      playbook=playbook, teach=self.teach))
+                                      playbook=playbook, teach=self.teach,
+                                      drill_setup=self.drill is not None and self.drill.injecting))
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(title, help, callback) for everything the palette offers now, filtered by check_action."""

@@ -37,6 +37,7 @@ class Badges:
     command: str = ""  # the command running, if any
     playbook: str = ""  # the playbook running, if any
     teach: bool = False
+    drill_setup: bool = False  # a drill is still injecting its fault: R waits for it
 
     def words(self) -> list[str]:
         words = []
@@ -150,7 +151,7 @@ class VerdictBanner(Static):
             advice = f"Next: follow playbook {self.badges.playbook} in its panel (x cancels it)."
         else:
             advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
-            if pool.playbook:
+            if pool.playbook and not self.badges.drill_setup:
                 advice += "  (press R)"
         lines.append(advice)
         if self.badges.teach:
