@@ -188,6 +188,9 @@ class _Rules:
         forgotten = [v for v in settled if self.forgotten(v, db_uuids)]
         forgotten_names = {v.name for v in forgotten}
         stuck = [v for v in settled if v.name not in forgotten_names and self.xapi(v) is XapiState.EMERGENCY]
+        lagging = [v for v in settled if v.role is Role.SLAVE and self.role_change_pending(v, master)]
+        if lagging:
+            findings.append(self.lagging_finding(master, lagging))
         if orphans:
             findings.insert(0, self.orphans(master, orphans))
         if forgotten:
@@ -211,6 +214,25 @@ class _Rules:
                                        f"All {len(self.views)} hosts answer and agree that {master.name} is master.",
                                        None))
         return self.result(verdict, master.name, findings)
+
+    def role_change_pending(self, view: _View, master: _View) -> bool:
+        """pool.conf already names ``master``, but xapi runs in its old role until its fuse restarts it:
+        the last round found it listing a database of its own, or answering through another master."""
+        known = view.known
+        if known is None or not view.reachable:
+            return False
+        if known.db_hosts is not None:  # only a host that was master last round is asked for its database
+            return True
+        master_uuid = master.known.uuid if master.known else None
+        return known.pool_master_uuid is not None and master_uuid is not None and \
+            known.pool_master_uuid != master_uuid
+
+    def lagging_finding(self, master: _View, hosts: list[_View]) -> Finding:
+        return Finding(
+            "role-change-pending", Severity.WARNING, tuple(v.name for v in hosts),
+            f"{_names(hosts)}: pool.conf already names {master.name} as master, but xapi still runs in its old "
+            f"role until its fuse restarts it (10 s after the change). Wait; look again if it lasts a minute.",
+            None, tuple(e for v in hosts for e in self.host_evidence(v)[:4]))
 
     def forgotten(self, view: _View, db_uuids: set[str] | None) -> bool:
         code = view.obs.xe.error_code if view.obs.xe else None

@@ -150,6 +150,26 @@ async def test_split_brain_after_the_cable_returns(sim):
     assert "plot2 is the true master" in finding.summary
 
 
+async def test_a_recovered_stale_master_is_healthy_only_once_its_xapi_restarted_as_a_slave(tmp_path):
+    async with Simulator(8, tmp_path / "pool", fuse=3.0, boot=0.5) as sim:
+        await sim.ctl("cable-out", "plot1")
+        assert (await xe(sim, "plot2", "xe pool-emergency-transition-to-master"))[0] == 0
+        await sim.wait_until(lambda s: host_field(s, "plot2", "role") == "master", 20)
+        await sim.ctl("cable-in", "plot1")
+        assert (await xe(sim, "plot2", "xe pool-recover-slaves"))[0] == 0
+        # plot1's pool.conf names plot2 at once; its xapi stays master until the fuse blows
+        truth = sim.status()
+        assert (host_field(truth, "plot1", "pool_conf"), host_field(truth, "plot1", "role")) == \
+            (f"slave:{host_field(truth, 'plot2', 'address')}", "master")
+        pool = await diagnose_now(sim)
+        assert pool.verdict is not Verdict.HEALTHY, pool.summary
+        assert any(f.kind == "role-change-pending" and "plot1" in f.hosts for f in pool.findings), pool.findings
+        await sim.wait_until(lambda s: all(h["role"] == "slave" and h["xapi"] == "running"
+                                           for h in s["hosts"] if h["name"] != "plot2"), 20)
+        pool = await diagnose_now(sim)
+        assert pool.verdict is Verdict.HEALTHY and pool.master == "plot2", pool.summary
+
+
 async def test_old_master_booting_after_a_promotion_is_not_a_split_brain(tmp_path):
     """The master-lost playbook's last step: plot1 powers on with pool.conf `master`. While its
     xapi starts (4 s here: one probe round fits in it) it is a master about to demote itself."""

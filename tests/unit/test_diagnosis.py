@@ -149,6 +149,28 @@ def test_a_master_that_hangs_with_followers_is_not_mistaken_for_a_promotion():
     assert pool_of(obs).findings[0].kind == "master-hung"
 
 
+def recovered_onto_plot2() -> dict[str, Observation]:
+    """pool-recover-slaves ran on plot2: every pool.conf names plot2, and each xapi answers through plot2."""
+    obs = {"plot2": up("plot2", "master", db=db(*ALL))}
+    obs.update({n: replace(up(n, slave_of("plot2")), pool_master_uuid=uuid_of("plot2")) for n in ALL if n != "plot2"})
+    return obs
+
+
+@pytest.mark.parametrize("old_role", ["listed its own database", "answered as its own master"])
+def test_a_demoted_master_is_not_healthy_until_its_xapi_restarts_as_a_slave(old_role):
+    obs = recovered_onto_plot2()
+    assert pool_of(obs).verdict is Verdict.HEALTHY
+    if old_role == "listed its own database":  # the round after pool.conf changed still ran as master
+        obs["plot1"] = replace(obs["plot1"], pool_master_uuid=None, db_hosts=db(*ALL))
+    else:
+        obs["plot1"] = replace(obs["plot1"], pool_master_uuid=uuid_of("plot1"))
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.DEGRADED and pool.master == "plot2"
+    finding = next(f for f in pool.findings if f.kind == "role-change-pending")
+    assert finding.hosts == ("plot1",)
+    assert "plot1: pool.conf already names plot2 as master, but xapi still runs in its old role" in finding.summary
+
+
 def test_xapi_that_systemd_is_starting_is_starting_although_its_port_refuses():
     obs = healthy()
     obs["plot4"] = up("plot4", slave_of("plot1"), xe="refused", svc="activating")
