@@ -90,17 +90,15 @@ def cell_content(state: HostState, now: float, glyphs: Glyphs) -> Cell:
     else:
         slot, slot_style = _age(state, now), STALE
     # A short word ("ok") leaves the belief more room than a long one ("EMERG").
-    middle = CELL_WIDTH - _FIXED - len(slot)
-    name, belief = _fit(sanitize(state.name), belief, middle, glyphs.ellipsis)
+    name, belief = _fit(sanitize(state.name), belief, CELL_WIDTH - _FIXED - len(slot), glyphs.ellipsis)
     name_style = WARN if not state.agrees else (PLAIN if state.reachable else STALE)
-    pad = " " * (middle - cell_len(name) - cell_len(belief))  # at least one blank: _fit left it
     # Blanks ride with a neighbour whatever its colour (no style used here marks a blank),
     # so most cells come out as three or four segments.
     return _merged((
         (glyphs.disagree, WARN) if not state.agrees else (" ", PLAIN),
         (getattr(glyphs, reach_name), reach_style),
         (f" {name} ", name_style),
-        (belief + pad, belief_style),
+        (belief, belief_style),
         (slot, slot_style),
     ))
 
@@ -134,13 +132,14 @@ def _belief(state: HostState, glyphs: Glyphs) -> Piece:
     return glyphs.unknown, STALE
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=8192)  # names and beliefs repeat round after round: measure each pair once
 def _fit(name: str, belief: str, width: int, ellipsis: str) -> tuple[str, str]:
-    """Name, a blank and belief cut to ``width``; the name keeps priority over the target."""
-    if cell_len(name) + 1 + cell_len(belief) <= width:
-        return name, belief
-    name = _cut(name, width - 1 - min(cell_len(belief), 4), ellipsis)
-    return name, _cut(belief, width - 1 - cell_len(name), ellipsis)
+    """Name and belief cut to fill ``width`` exactly, the belief padded on the right and at least
+    one blank between them; the name keeps priority over the target."""
+    if cell_len(name) + 1 + cell_len(belief) > width:
+        name = _cut(name, width - 1 - min(cell_len(belief), 4), ellipsis)
+        belief = _cut(belief, width - 1 - cell_len(name), ellipsis)
+    return name, belief + " " * (width - cell_len(name) - cell_len(belief))
 
 
 def _cut(text: str, width: int, ellipsis: str) -> str:
