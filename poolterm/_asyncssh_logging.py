@@ -22,9 +22,9 @@ def _log_if_enabled(self, level, msg, *args, **kwargs):
         _log(self, level, msg, *args, **kwargs)
 
 
-def _log_packet_if_enabled(self, msg, pkttype, pktid, packet, note):
+def _log_packet_if_enabled(self, *args, **kwargs):
     if SSHLogger._debug_level >= 3:
-        _log_packet(self, msg, pkttype, pktid, packet, note)
+        _log_packet(self, *args, **kwargs)
 
 
 def install() -> None:

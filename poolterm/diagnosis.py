@@ -26,6 +26,7 @@ from poolterm.model import (
     Verdict,
     XapiState,
 )
+from poolterm.xe import address_key
 
 # Error codes after which a slave stays in emergency mode until someone acts.
 PERMANENT_EMERGENCY = frozenset({"HOST_UNKNOWN_TO_MASTER", "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", "HOST_BROKEN"})
@@ -189,8 +190,6 @@ class _Rules:
         forgotten_names = {v.name for v in forgotten}
         stuck = [v for v in settled if v.name not in forgotten_names and self.xapi(v) is XapiState.EMERGENCY]
         lagging = [v for v in settled if v.role is Role.SLAVE and self.role_change_pending(v, master)]
-        if lagging:
-            findings.append(self.lagging_finding(master, lagging))
         if orphans:
             findings.insert(0, self.orphans(master, orphans))
         if forgotten:
@@ -202,6 +201,8 @@ class _Rules:
                 "xapi retries on its own, so if this lasts more than a minute read the stored error in the evidence.",
                 None, tuple(e for v in stuck for e in self.host_evidence(v)[:3])))
         findings += self.member_trouble(master)
+        if lagging:  # last: a stale master still away matters more than a restart under way
+            findings.append(self.lagging_finding(master, lagging))
         if orphans:
             verdict = Verdict.ORPHANED_SLAVES
         elif forgotten or stuck:
@@ -284,15 +285,32 @@ class _Rules:
 
     # ---- a promotion under way ---------------------------------------------------
     def taking_over(self, master: _View) -> bool:
-        """Promoted moments ago: pool.conf says master, nobody follows it yet, the others follow
-        another host. (A master whose xapi hangs after years in the role has followers.)"""
+        """Promoted moments ago: pool.conf says master, its xapi is not master yet, nobody follows it,
+        and the host the others follow (or the master remembered before it) is gone. A master whose
+        xapi hangs after years in the role has followers; one whose slaves follow a live master or an
+        address outside the inventory is not a promotion in progress."""
+        state = self.xapi(master)
+        # UNKNOWN happens mid-restart (xe fails oddly), but also when a round has not reached xe yet.
+        if state not in _TAKEOVER_PHASE and not (state is XapiState.UNKNOWN and master.obs.complete):
+            return False
+        mine = address_key(master.address)
         slaves = [v for v in self.views if v is not master and v.role is Role.SLAVE and v.believed_address]
-        return bool(slaves) and all(v.believed_address != master.address for v in slaves)
+        if any(address_key(v.believed_address) == mine for v in slaves):
+            return False
+        followed = {address_key(v.believed_address) for v in slaves}
+        by_key = {address_key(v.address): v for v in self.views}
+        if any(key not in by_key or self.works_as_master(by_key[key]) for key in followed):
+            return False
+        # With no slave to ask (a two-host pool), the old master remembered while it is away will do.
+        return bool(followed) or any(v is not master and not v.reachable and v.role is Role.MASTER
+                                     for v in self.views)
+
+    def works_as_master(self, view: _View) -> bool:
+        return view.reachable and view.role is Role.MASTER and view.xapi is XapiState.ANSWERING
 
     def promotion_pending(self, master: _View, findings: list[Finding]) -> PoolDiagnosis:
         """No working master yet, and the worst advice now is another promotion."""
-        state = self.xapi(master)
-        phase = _TAKEOVER_PHASE.get(state, "has not answered yet")
+        phase = _TAKEOVER_PHASE.get(self.xapi(master), "has not answered yet")
         old = self.lost_master()
         old_name = old.name if old is not None and old is not master else None
         followed = f"The others still follow {old_name}" if old_name else "The others follow another host"
@@ -479,8 +497,8 @@ class _Rules:
 
 #: What a just-promoted host's xapi is doing, in the words of the promotion-pending summary.
 _TAKEOVER_PHASE = {
-    XapiState.HUNG: "is still a slave until its fuse restarts it",
-    XapiState.EMERGENCY: "is still a slave in emergency mode until its fuse restarts it",
+    XapiState.HUNG: "has not restarted as master yet",
+    XapiState.EMERGENCY: "has not restarted as master yet (emergency mode)",
     XapiState.DOWN: "is restarting",
     XapiState.STARTING: "is starting",
 }
@@ -495,10 +513,10 @@ def xapi_state(obs: Observation) -> XapiState:
     code = obs.xe.error_code if obs.xe else None
     if obs.emergency_flag or code in EMERGENCY_CODES:
         return XapiState.EMERGENCY
-    if obs.xapi_service == "activating":  # its port refuses until it listens: starting, not down
-        return XapiState.STARTING
     if obs.xapi_service in ("inactive", "failed") or (obs.xe and obs.xe.status == "refused"):
         return XapiState.DOWN
+    if obs.xapi_service == "activating":
+        return XapiState.STARTING
     if obs.xe is None:
         return XapiState.UNKNOWN
     if obs.xe.status == "hung":
@@ -532,6 +550,12 @@ def _it_they(views: Sequence[_View]) -> str:
     return "it" if len(views) == 1 else "they"
 
 
+def wait_for_promotion(promoted: str) -> str:
+    """What to do while a promoted host restarts into the master role (diagnosis and guards say it alike)."""
+    return (f"Wait until {promoted} answers as master; if it has not within two minutes, restart its "
+            f"toolstack (xe-toolstack-restart on {promoted}).")
+
+
 def _advice(verdict: Verdict, lead: Finding | None) -> str:
     playbook = lead.playbook if lead else None
     if verdict is Verdict.HEALTHY:
@@ -541,9 +565,7 @@ def _advice(verdict: Verdict, lead: Finding | None) -> str:
     if verdict is Verdict.DEGRADED:
         return "The pool works; bring the listed hosts back when you can."
     if lead is not None and lead.kind == "master-taking-over":
-        promoted = lead.hosts[0]
-        return (f"Wait until {promoted} answers as master; if it has not within two minutes, restart its "
-                f"toolstack (xe-toolstack-restart on {promoted}).")
+        return wait_for_promotion(lead.hosts[0])
     if playbook:
         return f"Run playbook {playbook}."
     return "Read the evidence of the listed hosts."

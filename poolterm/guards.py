@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from poolterm.diagnosis import wait_for_promotion
 from poolterm.model import Diagnosis, HostState, PoolDiagnosis, Role, Verdict, XapiState
 from poolterm.xe import address_key
 
@@ -230,6 +231,11 @@ class _Pool:
     def host(self, name: str | None) -> HostState | None:
         return _host(self.diagnosis, name)
 
+    @property
+    def promoted(self) -> str | None:
+        """The host promoted moments ago that is restarting into the master role, if any."""
+        return next((f.hosts[0] for f in self.diagnosis.findings if f.kind == "master-taking-over"), None)
+
     def by_uuid(self, uuid: str) -> str | None:
         return next((name for name, u in self.facts.uuids.items() if u == uuid.lower()), None)
 
@@ -263,15 +269,13 @@ class _Pool:
 
 
 def _transition_to_master(command: Command, target: str, pool: _Pool) -> Refuse | str | None:
-    pending = next((f for f in pool.diagnosis.findings if f.kind == "master-taking-over"), None)
-    if pending is not None and pending.hosts[0] != target:
-        promoted = pending.hosts[0]
+    promoted = pool.promoted
+    if promoted is not None and promoted != target:
         return Refuse(
             "second-master",
             f"{promoted} has been promoted and its xapi is restarting as master, so promoting {target} too "
             "would make two masters.",
-            f"Wait until {promoted} answers as master, then run pool-recover-slaves on {promoted}; if it has not "
-            f"answered within two minutes, restart its toolstack (xe-toolstack-restart on {promoted}).",
+            f"{wait_for_promotion(promoted)} Then run pool-recover-slaves on {promoted}.",
             target)
     others = [h for h in pool.diagnosis.hosts if h.name != target and h.reachable and h.role is Role.MASTER]
     working = [h for h in others if h.xapi not in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY)]
@@ -303,8 +307,7 @@ def _recover_slaves(command: Command, target: str, pool: _Pool) -> Refuse | None
             "not-true-master",
             f"No host is a confirmed working master yet, so pool-recover-slaves on {target} could point every "
             "host at the wrong one.",
-            "Promote the best candidate first (playbook master-lost) and wait until it answers as master.",
-            target)
+            _promote_first(pool), target)
     if target != true:
         return Refuse(
             "not-true-master",
@@ -379,6 +382,12 @@ def _power(command: Command, target: str, pool: _Pool) -> Refuse | None:
     return None
 
 
+def _promote_first(pool: _Pool) -> str:
+    if pool.promoted is not None:
+        return wait_for_promotion(pool.promoted)
+    return "Promote the best candidate first (playbook master-lost) and wait until it answers as master."
+
+
 def _reset_master(command: Command, target: str, pool: _Pool) -> Refuse | None:
     address = command.params.get("master-address", "")
     named = pool.by_address(address) if address else None
@@ -386,7 +395,7 @@ def _reset_master(command: Command, target: str, pool: _Pool) -> Refuse | None:
         return Refuse("reset-no-master",
                       f"No host is a confirmed working master, so pointing {target} at {address or 'nothing'} "
                       "may orphan it.",
-                      "Promote a master first (playbook master-lost).", target)
+                      _promote_first(pool), target)
     if target == pool.master:
         return Refuse("reset-master-itself",
                       f"{target} is the working master; resetting its master demotes the only master of the pool.",

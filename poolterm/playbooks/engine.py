@@ -219,6 +219,10 @@ def _lost_master(view: PoolView, target: str | None, bound: Mapping[str, HostRef
 
 
 def _best_candidate(view: PoolView, target: str | None, bound: Mapping[str, HostRef]) -> HostRef:
+    promoted = _finding(view, "master-taking-over")
+    if promoted is not None:
+        # Promoting anyone now makes two masters; the promoted host needs time, not a rival.
+        raise BindError(f"{promoted.hosts[0]} has been promoted already. {view.pool.advice}")
     finding = _finding(view, "master-lost", "master-hung")
     names = [c.name for c in finding.candidates] if finding else []
     if target is not None:

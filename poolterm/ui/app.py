@@ -1204,10 +1204,11 @@ class PoolApp(App[int]):
         if not self.is_mounted:
             return
         progress = self.playbook_panel.progress
-        playbook = progress.playbook.id if progress is not None and self._playbook is not None else ""
+        running = progress is not None and self._playbook is not None
+        playbook, pool = (progress.playbook.id, progress.pool) if running else ("", "")
         self.banner.set_badges(Badges(paused=self.paused, filter_text=self.filter_text, read_only=self.read_only,
                                       demo=self.demo is not None, command=self._command_label if self._command else "",
-                                      playbook=playbook, teach=self.teach,
+                                      playbook=playbook, playbook_pool=pool, teach=self.teach,
                                       drill_setup=self.drill is not None and self.drill.injecting))
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:

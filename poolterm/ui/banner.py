@@ -36,6 +36,7 @@ class Badges:
     demo: bool = False
     command: str = ""  # the command running, if any
     playbook: str = ""  # the playbook running, if any
+    playbook_pool: str = ""  # the pool it runs on
     teach: bool = False
     drill_setup: bool = False  # a drill is still injecting its fault: R waits for it
 
@@ -145,13 +146,15 @@ class VerdictBanner(Static):
         if pool is None:
             return ["Connecting to every host over SSH; nothing is concluded until they answer."]
         lines = [pool.summary] if pool.summary else []
-        if self.badges.playbook:
+        if self.badges.playbook and self.badges.playbook_pool == pool.name:
             # One voice during a run: the verdict's own advice (often "run playbook X") would
             # compete with the step the panel is on.
             advice = f"Next: follow playbook {self.badges.playbook} in its panel (x cancels it)."
+        elif self.badges.drill_setup:
+            advice = "Next: wait: the drill is still setting up its fault."
         else:
             advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
-            if pool.playbook and not self.badges.drill_setup:
+            if pool.playbook and not self.badges.playbook:
                 advice += "  (press R)"
         lines.append(advice)
         if self.badges.teach:

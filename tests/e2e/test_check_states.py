@@ -151,7 +151,8 @@ async def test_split_brain_after_the_cable_returns(sim):
 
 
 async def test_a_recovered_stale_master_is_healthy_only_once_its_xapi_restarted_as_a_slave(tmp_path):
-    async with Simulator(8, tmp_path / "pool", fuse=3.0, boot=0.5) as sim:
+    # The fuse leaves one check round (fresh handshakes included) ample time before plot1 restarts.
+    async with Simulator(8, tmp_path / "pool", fuse=6.0, boot=0.5) as sim:
         await sim.ctl("cable-out", "plot1")
         assert (await xe(sim, "plot2", "xe pool-emergency-transition-to-master"))[0] == 0
         await sim.wait_until(lambda s: host_field(s, "plot2", "role") == "master", 20)

@@ -126,9 +126,9 @@ def just_promoted(xe: str, svc: str = "active") -> dict[str, Observation]:
 
 
 @pytest.mark.parametrize("xe, svc, phase", [
-    ("hung", "active", "is still a slave until its fuse restarts it"),
+    ("hung", "active", "has not restarted as master yet"),
     ("refused", "inactive", "is restarting"),
-    ("refused", "activating", "is starting"),
+    ("refused", "activating", "is restarting"),
 ])
 def test_a_host_promoted_moments_ago_is_waited_for_not_restarted_or_replaced(xe, svc, phase):
     pool = pool_of(just_promoted(xe, svc))
@@ -171,11 +171,37 @@ def test_a_demoted_master_is_not_healthy_until_its_xapi_restarts_as_a_slave(old_
     assert "plot1: pool.conf already names plot2 as master, but xapi still runs in its old role" in finding.summary
 
 
-def test_xapi_that_systemd_is_starting_is_starting_although_its_port_refuses():
+def test_a_promotion_needs_the_followed_master_gone():
+    # The slaves follow plot1, which answers as master: plot2 with pool.conf master is not taking over.
+    obs = just_promoted("hung")
+    obs["plot1"] = up("plot1", "master", db=db(*ALL))
+    assert "master-taking-over" not in [f.kind for f in pool_of(obs).findings]
+    # The slaves follow an address outside the inventory: a hung master, not a promotion.
+    obs = just_promoted("hung")
+    for n in ALL[2:]:
+        obs[n] = up(n, "slave:10.9.9.9", xe="hung")
+    assert pool_of(obs).findings[0].kind == "master-hung"
+
+
+def test_a_master_whose_answer_is_not_in_yet_is_not_a_promotion():
+    obs = just_promoted("hung")
+    obs["plot2"] = replace(obs["plot2"], xe=None, complete=False)  # a partial round: xe has not ended
+    assert "master-taking-over" not in [f.kind for f in pool_of(obs).findings]
+
+
+def test_a_two_host_pool_promotion_is_waited_for():
+    pool = Pool("pair", (POOL.hosts[0], POOL.hosts[1]))
+    obs = {"plot1": down("plot1", Reach.TIMEOUT, up("plot1", "master", db=db("plot1", "plot2"))),
+           "plot2": up("plot2", "master", xe="hung")}
+    found = diagnose([pool], obs, NOW).pools[0]
+    assert found.findings[0].kind == "master-taking-over" and found.findings[0].hosts == ("plot2", "plot1")
+
+
+def test_xapi_starting_on_a_master_is_not_taken_for_a_working_master():
     obs = healthy()
-    obs["plot4"] = up("plot4", slave_of("plot1"), xe="refused", svc="activating")
-    state = next(h for h in pool_of(obs).hosts if h.name == "plot4")
-    assert state.xapi is XapiState.STARTING
+    obs["plot1"] = up("plot1", "master", xe="refused", svc="activating")
+    pool = pool_of(obs)
+    assert pool.verdict is Verdict.MASTER_LOST and pool.findings[0].kind == "master-hung"
 
 
 def test_a_slave_down_is_degraded_not_critical():

@@ -158,6 +158,15 @@ def test_target_must_be_a_candidate():
     assert "plot1 is not a promotion candidate (candidates, best first: plot2, plot3, plot4)" in result.reason
 
 
+def test_master_lost_will_not_promote_while_a_promoted_host_restarts():
+    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[2:]]
+    taking_over = observe(down("plot1", was="master"), up("plot2", "master", xe="hung"), *hung)
+    for target in (None, "plot3"):
+        result = plan(load_playbook("master-lost"), view(taking_over), target)
+        assert isinstance(result, Finished) and result.outcome == "stopped"
+        assert result.reason.startswith("plot2 has been promoted already. Wait until plot2 answers as master")
+
+
 def test_split_brain_binds_the_true_and_the_stale_master():
     _, planned = start("split-brain", split_brain())
     assert planned.bindings == {"master": "plot2", "stale_masters": ("plot1",)}

@@ -187,6 +187,9 @@ def test_a_second_promotion_is_refused_while_the_first_host_restarts_into_the_ro
     again = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosed(state),
                    read_only=False, facts=FACTS)
     assert not isinstance(again, Refuse), "the promoted host itself may be told again"
+    early = decide(["xe", "pool-recover-slaves"], "plot2", diagnosed(state), read_only=False, facts=FACTS)
+    assert isinstance(early, Refuse) and early.instead.startswith("Wait until plot2 answers as master")
+    assert "Promote" not in early.instead
 
 
 def test_promotion_after_the_master_is_lost_is_confirmed_with_the_stale_master_warning():

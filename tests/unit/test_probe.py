@@ -153,5 +153,5 @@ def test_a_partial_round_tells_news_only_when_a_section_differs():
     again = feed(SLAVE_OUTPUT.split("@@mport", 1)[0])
     assert not again.tells_news(last)
     assert again.tells_news(None), "a first round is all news"
-    hung = feed(SLAVE_OUTPUT.split("@@mport", 1)[0].replace("active\n", "activating\n"))
-    assert hung.tells_news(last)
+    starting = feed(SLAVE_OUTPUT.split("@@mport", 1)[0].replace("active\n", "activating\n"))
+    assert starting.tells_news(last)
