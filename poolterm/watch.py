@@ -53,11 +53,9 @@ class Watcher:
         command = build_probe_command(known, self.timeout, read_inventory=read_inventory)
 
         # A partial round is worth publishing before a section that may wait for seconds, but
-        # only when it says something new: most rounds repeat the last one.
-        back = previous is None or previous.reach is not Reach.CONNECTED
-
+        # only when it says something new (a host back, or a first round, always does).
         def on_line(stream: str, line: str) -> None:
-            if parser.feed(line) in PUBLISH_AFTER and (back or parser.tells_news(known)):
+            if parser.feed(line) in PUBLISH_AFTER and (came_back or parser.tells_news(known)):
                 self._store(parser.observation(loop.time(), complete=False), known)
 
         try:

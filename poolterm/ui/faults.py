@@ -25,6 +25,6 @@ def repairs(host: dict) -> tuple[str, ...]:
 
 def menu_order(hosts: list[str], truth: dict[str, dict]) -> list[tuple[str, str, str, bool]]:
     """(action, host, title, undoes its fault) for every action on every host, repairs first."""
-    rows = [(action, host, title, action in repairs(truth.get(host, {})))
-            for host in hosts for action, title in FAULTS]
+    fixes = {host: repairs(truth.get(host, {})) for host in hosts}
+    rows = [(action, host, title, action in fixes[host]) for host in hosts for action, title in FAULTS]
     return sorted(rows, key=lambda row: not row[3])
