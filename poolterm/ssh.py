@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-import asyncssh
-
-from poolterm import _asyncssh_logging, _asyncssh_padding
 from poolterm.model import Reach
+from poolterm.sshlib import asyncssh
 
 MAX_CHANNELS_PER_HOST = 8  # OpenSSH MaxSessions is 10: leave room for an operator's own session
 HANDSHAKE_LIMIT = 32
@@ -33,8 +31,6 @@ CHANNEL_OPEN_TIMEOUT = 1.0
 # which made it most of the probe's client CPU. Every OpenSSH since 6.2 offers AES-GCM.
 ENCRYPTION_ALGS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
                    "aes128-ctr", "aes256-ctr")
-_asyncssh_padding.install()  # safe because ENCRYPTION_ALGS has no CBC cipher
-_asyncssh_logging.install()
 KILL_GRACE = 2.0
 
 LineSink = Callable[[str, str], None]  # (stream "stdout"|"stderr", line without newline)

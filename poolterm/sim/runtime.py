@@ -18,13 +18,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import asyncssh
 import yaml
 
 from poolterm.sim.control import ACTIONS, FAULT_ACTIONS, ControlServer
 from poolterm.sim.server import HostServer
 from poolterm.sim.shell import Io, Shell
 from poolterm.sim.world import SimError, SimParams, World, XeAsk, XeDone, XeHang, default_addresses
+from poolterm.sshlib import asyncssh
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import asyncssh
 import yaml
 
 from poolterm.sim.world import SimError
+from poolterm.sshlib import asyncssh
 
 if TYPE_CHECKING:
     from poolterm.sim.runtime import Simulator

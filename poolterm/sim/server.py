@@ -22,11 +22,9 @@ import struct
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-import asyncssh
-
-from poolterm import _asyncssh_logging, _asyncssh_padding
 from poolterm.journal import redact
 from poolterm.sim.shell import Io, Machine, Shell, StreamInput
+from poolterm.sshlib import asyncssh
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +34,6 @@ LISTEN_BACKLOG = 64
 FATAL_SIGNALS = frozenset({"HUP", "INT", "QUIT", "ABRT", "KILL", "USR1", "USR2", "PIPE", "ALRM", "TERM"})
 PROMPT = "[root@{name} ~]# "
 SERVER_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
-_asyncssh_padding.install()  # like OpenSSH, no empty IGNORE before each packet (no CBC in SERVER_CIPHERS)
-_asyncssh_logging.install()
-
-
 
 COALESCE_SECONDS = 0.002
 

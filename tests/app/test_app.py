@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -59,9 +60,11 @@ def of(messages, kind):
 
 def plain(widget, width: int = 120) -> str:
     """What a Static shows, as plain text."""
+    import io
+
     from rich.console import Console
 
-    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
 
@@ -457,8 +460,8 @@ async def test_save_writes_log_and_screenshot_into_the_directory(tmp_path):
         await wait_for(pilot, lambda: of(messages, Saved))
     [saved] = of(messages, Saved)
     assert saved.log == str(tmp_path / "captures" / "poolterm-20260314-092653.log")
-    assert "verdict SPLIT BRAIN" in open(saved.log).read()
-    assert open(saved.screenshot).read().startswith("<svg")
+    assert "verdict SPLIT BRAIN" in Path(saved.log).read_text()
+    assert Path(saved.screenshot).read_text().startswith("<svg")
 
 
 async def test_keymap_from_the_settings_file(tmp_path, monkeypatch):

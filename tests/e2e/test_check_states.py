@@ -215,11 +215,13 @@ async def test_check_command_exit_codes_and_json(sim):
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert "HEALTHY" in out.decode()
+    assert err == b"", "a fresh install's check says nothing on stderr it did not mean to"
 
     await sim.ctl("shutdown", "plot1")
     proc = await asyncio.create_subprocess_exec(*args, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out, err = await proc.communicate()
     assert proc.returncode == 2, err.decode()
+    assert err == b""
     data = json.loads(out)
     assert data["verdict"] == "master-lost"
     assert data["pools"][0]["findings"][0]["playbook"] == "master-lost"

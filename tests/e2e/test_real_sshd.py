@@ -17,7 +17,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import asyncssh
 import pytest
 
 from poolterm.check import check
@@ -25,6 +24,7 @@ from poolterm.config import load_inventory
 from poolterm.model import Verdict
 from poolterm.sim.runtime import Simulator
 from poolterm.ssh import MAX_CHANNELS_PER_HOST, Connections
+from poolterm.sshlib import asyncssh
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 FRONT = "127.78.0.{}"

@@ -89,8 +89,9 @@ def start_demo(tmux: Tmux, directory: Path, status_file: Path, *options: str,
                size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
     poolterm = [sys.executable, "-m", "poolterm.cli"] if shutil.which("poolterm") is None else ["poolterm"]
     command = " ".join([*poolterm, "demo", "--dir", str(directory), "--fuse", "1", *options])
-    # The exit status is written down so the test can check the console ended cleanly.
-    shell = f"{command}; echo $? > {status_file}"
+    # The exit status is written down so the test can check the console ended cleanly, and the
+    # terminal's main screen (what was printed around the full-screen console) beside it.
+    shell = f"{command}; echo $? > {status_file}; tmux capture-pane -p > {status_file}.screen"
     tmux("new-session", "-d", "-s", "demo", "-x", str(size[0]), "-y", str(size[1]),
          "-e", "TERM=xterm-256color", shell)
     tmux("set-option", "-g", "escape-time", "0")
@@ -109,6 +110,11 @@ def test_demo_healthy_then_master_lost_then_quit(tmux, tmp_path):
     tmux.wait_until_gone(timeout=20)
     assert status_file.read_text().strip() == "0"
     assert not (directory / "control.sock").exists()
+    printed = [line for line in Path(f"{status_file}.screen").read_text().splitlines() if line.strip()]
+    # Only what the demo means to say: where its simulator lives, how to break it, that it stopped.
+    assert printed == [f"poolterm demo: 8 simulated hosts, simulator directory {directory}",
+                       f"  break things from another terminal: poolterm sim ctl --dir {directory} crash plot1",
+                       f"poolterm demo: simulator stopped ({directory})"]
 
 
 def test_a_playbook_on_an_80x24_terminal_shows_the_command_and_how_to_resume(tmux, tmp_path):

@@ -10,10 +10,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
 import pytest
 
 from poolterm.sim.runtime import Simulator
+from poolterm.sshlib import asyncssh
 
 FAST = {"fuse": 0.5, "boot": 0.5}
 

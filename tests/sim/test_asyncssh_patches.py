@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import logging
 
-import asyncssh
 import pytest
-from asyncssh.logging import logger as asyncssh_logger
-from asyncssh.packet import SSHPacketLogger
 
-import poolterm.ssh  # noqa: F401  (installs the patches, as every poolterm client does)
+from poolterm.sshlib import asyncssh  # installs the patches, as every poolterm client does
 from tests.sim.conftest import connect
 
 
@@ -44,19 +41,19 @@ async def test_packet_logging_still_shows_every_packet_and_no_empty_ignore_is_se
 async def test_disabled_log_levels_never_format_their_arguments(sim, caplog):
     caplog.set_level(logging.WARNING, logger="asyncssh")
     # asyncssh joins list arguments into text itself, before logging asks about the level
-    asyncssh_logger.info("disabled %s", [Unprintable()])
-    asyncssh_logger.debug1("disabled %s", [Unprintable()])
+    asyncssh.logging.logger.info("disabled %s", [Unprintable()])
+    asyncssh.logging.logger.debug1("disabled %s", [Unprintable()])
     async with connect(sim, "plot1") as conn:
         assert (await conn.run("echo quiet", check=True)).stdout == "quiet\n"
     assert not [r for r in caplog.records if r.levelno < logging.WARNING]
 
     caplog.set_level(logging.INFO, logger="asyncssh")
-    asyncssh_logger.info("enabled %s", ["a", b"b"])
+    asyncssh.logging.logger.info("enabled %s", ["a", b"b"])
     assert "enabled a,b" in caplog.text
 
 
 def test_packets_are_not_described_while_packet_logging_is_off():
-    class Watched(SSHPacketLogger):
+    class Watched(asyncssh.packet.SSHPacketLogger):
         @property
         def logger(self):
             raise AssertionError("a packet was described for a log nobody reads")

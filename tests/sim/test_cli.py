@@ -199,10 +199,12 @@ async def test_a_second_sim_in_the_same_dir_is_refused(running):
     assert "already running" in err
 
 
-async def test_sigterm_stops_it_cleanly(tmp_path):
+async def test_sigterm_stops_it_cleanly_having_said_nothing_on_stderr(tmp_path):
     sim = await RunningSim.start(tmp_path / "d", "--hosts", "2")
     assert await sim.stop() == 0
     assert not (tmp_path / "d" / "control.sock").exists()
+    assert sim.proc.stderr is not None
+    assert await sim.proc.stderr.read() == b""
 
 
 async def test_openssh_reaches_a_cli_started_sim(running, tmp_path):

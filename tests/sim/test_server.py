@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 
-import asyncssh
 import pytest
 
 from poolterm.sim.runtime import Simulator, known_hosts_line
 from poolterm.sim.server import MAX_SESSIONS
+from poolterm.sshlib import asyncssh
 
 from .conftest import connect, openssh, wait_host
 

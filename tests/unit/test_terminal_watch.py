@@ -56,6 +56,8 @@ def test_a_vanished_terminal_is_told_once_and_the_process_ends(mode):
     finally:
         if child.poll() is None:
             child.kill()
+            child.wait()
+        child.stdout.close()
     if mode == "stuck":
         # the main thread never runs again: the watch itself ends the process after the grace
         assert code == 129 and 0.4 <= took < 5, (code, took)
@@ -76,3 +78,4 @@ def test_without_grace_the_watch_only_tells():
     finally:
         child.kill()
         child.wait()
+        child.stdout.close()
