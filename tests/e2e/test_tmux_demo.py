@@ -91,7 +91,7 @@ def start_demo(tmux: Tmux, directory: Path, status_file: Path, *options: str,
     command = " ".join([*poolterm, "demo", "--dir", str(directory), "--fuse", "1", *options])
     # The exit status is written down so the test can check the console ended cleanly, and the
     # terminal's main screen (what was printed around the full-screen console) beside it.
-    shell = f"{command}; echo $? > {status_file}; tmux capture-pane -p > {status_file}.screen"
+    shell = f"{command}; echo $? > {status_file}; tmux capture-pane -pJ > {status_file}.screen"
     tmux("new-session", "-d", "-s", "demo", "-x", str(size[0]), "-y", str(size[1]),
          "-e", "TERM=xterm-256color", shell)
     tmux("set-option", "-g", "escape-time", "0")
