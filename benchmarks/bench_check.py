@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from simproc import median, simulator  # noqa: E402
 
-from poolterm.config import load_inventory  # noqa: E402
+from poolterm.config.inventory import load_inventory  # noqa: E402
 
 
 def timed(argv: list[str], ok_codes=(0,)) -> float:

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from simproc import median, simulator  # noqa: E402
 
-from poolterm.config import load_inventory  # noqa: E402
-from poolterm.diagnosis import diagnose  # noqa: E402
+from poolterm.config.inventory import load_inventory  # noqa: E402
+from poolterm.diagnosis.diagnose import diagnose  # noqa: E402
 from poolterm.model import Verdict  # noqa: E402
 from poolterm.sim.control import request  # noqa: E402
-from poolterm.ssh import Connections  # noqa: E402
-from poolterm.watch import Watcher  # noqa: E402
+from poolterm.transport.ssh import Connections  # noqa: E402
+from poolterm.probing.watch import Watcher  # noqa: E402
 
 FAULTS = {"crash": "poweron", "cable-out": "cable-in"}
 

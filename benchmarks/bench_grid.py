@@ -32,7 +32,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from widget_app import WidgetApp  # beside this script
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, HostState, Observation, XeCall
 from poolterm.ui.grid import HostGrid
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from simproc import simulator  # noqa: E402
 
-from poolterm.config import load_inventory  # noqa: E402
+from poolterm.config.inventory import load_inventory  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGET_RSS_MB = 150.0

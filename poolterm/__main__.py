@@ -1,5 +1,5 @@
 import sys
 
-from poolterm.cli import main
+from poolterm.cli.main import main
 
 sys.exit(main())

@@ -246,3 +246,17 @@ class Diagnosis:
     @property
     def severity(self) -> Severity:
         return self.verdict.severity
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command ended, as far as the engine cares."""
+
+    exit_status: int | None
+    output: tuple[str, ...] = ()
+    error: str = ""  # the host could not be used at all
+    deadline_hit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.deadline_hit and self.exit_status == 0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from poolterm.model import DbHost, Observation, Reach, XeCall
-from poolterm.probe import ProbeParser
+from poolterm.probing.probe import ProbeParser
 
 
 # ---- pools --------------------------------------------------------------------------------

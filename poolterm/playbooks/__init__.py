@@ -32,7 +32,8 @@ from pathlib import Path
 
 import yaml
 
-from poolterm import guards
+from poolterm.diagnosis import guards
+from poolterm.errors import PooltermError
 from poolterm.model import Verdict
 from poolterm.playbooks.conditions import Spec, SpecError, parse_spec, referenced
 from poolterm.xe import validate_name, validate_param_name
@@ -59,7 +60,7 @@ SECRET_FIELDS = ("password",)
 _TEMPLATE = re.compile(r"\{([a-z_]+)(?:\.(name|address|uuid))?\}")
 
 
-class PlaybookError(Exception):
+class PlaybookError(PooltermError):
     """A playbook file that cannot be used as written; ``str()`` names the file and the place."""
 
 

@@ -26,7 +26,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from poolterm.model import Verdict
+from poolterm.model import CommandResult, Verdict
 from poolterm.playbooks import Playbook, Step
 from poolterm.playbooks.conditions import (
     CONDITIONS,
@@ -149,20 +149,6 @@ class Notice:
     title: str
     detail: str = ""
     host: str | None = None
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """How a command ended, as far as the engine cares."""
-
-    exit_status: int | None
-    output: tuple[str, ...] = ()
-    error: str = ""  # the host could not be used at all
-    deadline_hit: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.error and not self.deadline_hit and self.exit_status == 0
 
 
 # --------------------------------------------------------------------------- choosing the targets

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from poolterm.errors import PooltermError
 from poolterm.sim.shell import Io, StreamInput
 from poolterm.sim.world import SimError
 
@@ -45,7 +46,7 @@ LINE_LIMIT = 1 << 26  # a 1000-host status is one long line
 HOST_DOWN_STATUS = 255  # what ssh reports when the host goes away under a command
 
 
-class ControlError(Exception):
+class ControlError(PooltermError):
     """The control socket cannot be reached or answered nonsense: one line for the operator."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from poolterm.errors import PooltermError
 
-class SimError(Exception):
+
+class SimError(PooltermError):
     """A request to the simulator that makes no sense (unknown host, power on a running
     host, ...). ``str(e)`` is one line for the operator."""
 

@@ -20,18 +20,15 @@ from typing import Any
 
 import yaml
 
+from poolterm.errors import SimulatorError
 from poolterm.sim.control import ACTIONS, FAULT_ACTIONS, ControlServer
 from poolterm.sim.server import HostServer
 from poolterm.sim.shell import Io, Shell
 from poolterm.sim.world import SimError, SimParams, World, XeAsk, XeDone, XeHang, default_addresses
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 log = logging.getLogger(__name__)
 
-
-
-class SimulatorError(Exception):
-    """The simulator cannot start as asked (directory, port, another simulator): one line."""
 
 
 def raise_fd_limit() -> int:

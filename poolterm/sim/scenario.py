@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from poolterm.errors import PooltermError
 from poolterm.sim.world import SimError
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 if TYPE_CHECKING:
     from poolterm.sim.runtime import Simulator
@@ -51,7 +52,7 @@ CONNECT_TIMEOUT = 10.0
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.(address|uuid|name)\s*\}\}")
 
 
-class ScenarioError(Exception):
+class ScenarioError(PooltermError):
     """A scenario file that cannot be run as written: names the file and the step."""
 
 

@@ -22,9 +22,9 @@ import struct
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from poolterm.journal import redact
+from poolterm.actions.journal import redact
 from poolterm.sim.shell import Io, Machine, Shell, StreamInput
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 log = logging.getLogger(__name__)
 

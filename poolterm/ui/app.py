@@ -36,15 +36,24 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from poolterm import guards
-from poolterm.drill import Drill
-from poolterm.journal import Journal, JournalError, ResumePoint, interrupted_run, new_path, read_journal
+from poolterm.actions.commands import (
+    COMMAND_TIMEOUT,
+    DEADLINE_SLACK,
+    PromptError,
+    curated_queries,
+    parse_prompt,
+    read_only_refusal,
+)
+from poolterm.actions.journal import Journal, JournalError, ResumePoint, interrupted_run, new_path, read_journal
+from poolterm.config.settings import Settings, default_save_dir, user_themes_dir
+from poolterm.diagnosis import guards
+from poolterm.diagnosis.drill import Drill
 from poolterm.model import Diagnosis, Verdict
 from poolterm.playbooks import PlaybookError, load_all, load_playbook
 from poolterm.playbooks import runner as pb
 from poolterm.playbooks.conditions import known_uuids
 from poolterm.playbooks.engine import CommandResult, Finished, Timing, render, resume_at
-from poolterm.settings import Settings, default_save_dir, user_themes_dir
+from poolterm.probing.source import LiveSource, SourceWatch, StaticSource
 from poolterm.ui.banner import Badges, VerdictBanner
 from poolterm.ui.detail import HostDetailScreen, HostPanel
 from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog, PasswordPrompt
@@ -68,15 +77,6 @@ from poolterm.ui.messages import (
 from poolterm.ui.operator import ConsoleOperator
 from poolterm.ui.palette import PoolCommands
 from poolterm.ui.playbook_panel import ENGINE_STATUS, PlaybookPanel, PlaybookProgress, command_preview
-from poolterm.ui.queries import (
-    COMMAND_TIMEOUT,
-    DEADLINE_SLACK,
-    PromptError,
-    curated_queries,
-    parse_prompt,
-    read_only_refusal,
-)
-from poolterm.ui.source import LiveSource, SourceWatch, StaticSource
 from poolterm.ui.terminal_watch import TerminalWatch
 from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poolterm_defaults
 

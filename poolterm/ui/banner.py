@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from poolterm.explain import explain, first_sentence
+from poolterm.diagnosis.explain import explain, first_sentence
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
 
 GLYPHS = {

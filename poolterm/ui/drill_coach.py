@@ -13,8 +13,8 @@ from typing import Callable
 
 from textual.app import App
 
-from poolterm.drill import SCORE_RECORD, START_RECORD, Drill, DrillState, Score, healthy, score
-from poolterm.journal import JournalError, read_journal
+from poolterm.actions.journal import JournalError, read_journal
+from poolterm.diagnosis.drill import SCORE_RECORD, START_RECORD, Drill, DrillState, Score, healthy, score
 from poolterm.model import Verdict
 from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.messages import DrillEnded

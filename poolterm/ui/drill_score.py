@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from poolterm.drill import Score
+from poolterm.diagnosis.drill import Score
 
 
 class DrillScore(ModalScreen[bool]):

@@ -74,4 +74,4 @@ class DrillEnded(Message):
 
     def __init__(self, score) -> None:
         super().__init__()
-        self.score = score  # poolterm.drill.Score
+        self.score = score  # poolterm.diagnosis.drill.Score

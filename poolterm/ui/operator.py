@@ -16,8 +16,8 @@ from typing import Callable
 from textual.app import App
 from textual.screen import Screen
 
+from poolterm.actions.gate import ConfirmRequest, OverrideRequest
 from poolterm.playbooks.engine import AskOperator
-from poolterm.playbooks.runner import ConfirmRequest, OverrideRequest
 from poolterm.ui.dialogs import Confirm, ManualStep, OverrideDialog, PasswordPrompt
 
 

@@ -16,7 +16,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from poolterm.explain import explain, first_sentence
+from poolterm.diagnosis.explain import explain, first_sentence
 from poolterm.model import PoolDiagnosis
 from poolterm.playbooks import Playbook, Step
 from poolterm.playbooks.engine import Finished

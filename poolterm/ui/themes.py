@@ -23,6 +23,7 @@ import yaml
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from poolterm.errors import PooltermError
 from poolterm.ui.theme_vars import HOST_VARIABLES, with_host_defaults
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "themes"
@@ -47,7 +48,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _STYLE_VARIABLES = frozenset({"input-cursor-text-style"})
 
 
-class ThemeError(Exception):
+class ThemeError(PooltermError):
     """A theme file that cannot be used; ``str()`` is one line naming the file."""
 
 

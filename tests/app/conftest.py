@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pytest
 
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import DbHost, Observation
 from tests.factories import (Pool, host_names, host_number, numbered_pool, parse_probe, probe_lines, slave_conf,
                              unreachable_after)
@@ -86,7 +86,7 @@ SCENARIOS = {
 
 
 def static_source(scenario: str):
-    from poolterm.ui.source import StaticSource
+    from poolterm.probing.source import StaticSource
 
     observations = SCENARIOS[scenario]()
     diagnosis = diagnose([lab_pool()], observations, NOW)

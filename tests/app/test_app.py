@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.explain import explain, first_sentence
-from poolterm.journal import Journal, read_journal
+from poolterm.diagnosis.explain import explain, first_sentence
+from poolterm.actions.journal import Journal, read_journal
 from poolterm.model import Verdict
-from poolterm.settings import SettingsError, load_settings
+from poolterm.config.settings import SettingsError, load_settings
 from poolterm.ui.app import PoolApp
 from poolterm.ui.detail import HostDetailScreen
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, LinePrompt, OverrideDialog
@@ -30,7 +30,7 @@ from poolterm.ui.messages import (
     Saved,
     VerdictChanged,
 )
-from poolterm.ui.queries import PromptError, parse_prompt, read_only_refusal
+from poolterm.actions.commands import PromptError, parse_prompt, read_only_refusal
 from poolterm.ui.themes import SHIPPED_DIR, ThemeError, load_theme_file, load_themes
 
 from .conftest import make_static_app
@@ -84,7 +84,7 @@ async def sim(tmp_path):
 
 @pytest.fixture
 def inventory(sim):
-    from poolterm.config import load_inventory
+    from poolterm.config.inventory import load_inventory
 
     return load_inventory(sim.hosts_yaml)
 
@@ -716,8 +716,8 @@ async def test_every_available_action_is_a_palette_command():
 
 
 def test_low_bandwidth_is_set_before_textual_starts(monkeypatch):
-    from poolterm.console import prepare_environment
-    from poolterm.settings import Settings
+    from poolterm.cli.console import prepare_environment
+    from poolterm.config.settings import Settings
 
     for name in ("TEXTUAL_FPS", "TEXTUAL_ANIMATIONS", "TEXTUAL_SMOOTH_SCROLL"):
         monkeypatch.delenv(name, raising=False)
@@ -734,7 +734,7 @@ def run_cli(*args, env=None):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-c", "import sys; from poolterm.cli import main; sys.exit(main())", *args],
+    return subprocess.run([sys.executable, "-c", "import sys; from poolterm.cli.main import main; sys.exit(main())", *args],
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
                           env={**os.environ, **(env or {})})
 
@@ -785,7 +785,7 @@ def inventory_file(tmp_path):
 
 async def test_probing_from_its_own_process_behaves_the_same(sim, inventory):
     """Big inventories are probed from a child process: commands, cancelling, pausing and faults still work."""
-    from poolterm.ui.source import LiveSource
+    from poolterm.probing.source import LiveSource
 
     messages = []
     source = LiveSource(inventory, interval=INTERVAL, timeout=TIMEOUT, probe_process=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from poolterm.config import load_inventory
-from poolterm.journal import Journal, read_journal
+from poolterm.config.inventory import load_inventory
+from poolterm.actions.journal import Journal, read_journal
 from poolterm.playbooks.engine import Timing
 from poolterm.playbooks.runner import WAIT_INTERVAL
 from poolterm.sim.runtime import Simulator
@@ -112,7 +112,7 @@ async def test_R_on_master_lost_recovers_the_pool_through_the_dialogs(sim, tmp_p
 
 
 async def test_cancelled_playbook_is_offered_for_resume_at_the_next_start(sim, tmp_path):
-    from poolterm.journal import interrupted_run
+    from poolterm.actions.journal import interrupted_run
 
     path = tmp_path / "incident.jsonl"
     messages = []
@@ -214,7 +214,7 @@ async def test_planned_handover_to_the_selected_host_from_the_palette(sim, tmp_p
 async def test_starting_afresh_abandons_the_stopped_run(sim, tmp_path):
     """A run stopped in this session is what R offers; starting a playbook from the palette
     instead closes it in the journal as abandoned, so nothing offers it again."""
-    from poolterm.journal import interrupted_run
+    from poolterm.actions.journal import interrupted_run
 
     path = tmp_path / "incident.jsonl"
     messages = []

@@ -1,4 +1,4 @@
-"""HostGrid, driven with real diagnoses from poolterm.diagnosis and read back line by line."""
+"""HostGrid, driven with real diagnoses from poolterm.diagnosis.diagnose and read back line by line."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.color import Color
 from textual.geometry import Region
 from textual.theme import Theme
 
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import HostState, Observation, Reach, Role, XapiState, XeCall
 from poolterm.ui.grid import ASCII, CELL_WIDTH, GAP, UNICODE, HostGrid, cell_content, matches, parse_filter
 from poolterm.ui.theme_vars import with_host_defaults

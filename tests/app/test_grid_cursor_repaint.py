@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.ui.grid import CELL_WIDTH, GAP, HostGrid
 from poolterm.ui.theme_vars import with_host_defaults
 from tests.factories import healthy, numbered_pool, unreachable_after

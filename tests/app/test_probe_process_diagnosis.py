@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from poolterm.config import load_inventory
+from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict
-from poolterm.ui.source import LiveSource
+from poolterm.probing.source import LiveSource
 
 INTERVAL = 0.5
 TIMEOUT = 2.0

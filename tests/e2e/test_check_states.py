@@ -17,12 +17,12 @@ from dataclasses import replace
 
 import pytest
 
-from poolterm.check import check
-from poolterm.config import load_inventory
+from poolterm.cli.check import check
+from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict, XapiState
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.world import SimParams
-from poolterm.ssh import Connections
+from poolterm.transport.ssh import Connections
 
 FUSE = 0.5
 PROBE_TIMEOUT = 1.5

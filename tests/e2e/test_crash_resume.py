@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from poolterm.journal import interrupted_run, read_journal
+from poolterm.actions.journal import interrupted_run, read_journal
 from poolterm.playbooks import load_playbook
 from poolterm.playbooks.engine import resume_at
 from tests.e2e.test_playbooks import PlaybookRun, assert_healthy, commands, host_field, simulated_pool

@@ -10,7 +10,7 @@ watcher of a running poolterm reads a host's inventory only once).
 
 from __future__ import annotations
 
-from poolterm.journal import read_journal
+from poolterm.actions.journal import read_journal
 from poolterm.sim.world import ROOT_PASSWORD
 from tests.e2e.test_playbooks import (
     PlaybookRun,

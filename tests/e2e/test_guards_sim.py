@@ -13,14 +13,14 @@ import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
-from poolterm.config import load_inventory
-from poolterm.diagnosis import diagnose
-from poolterm.guards import Facts
-from poolterm.journal import Journal, read_journal
+from poolterm.config.inventory import load_inventory
+from poolterm.diagnosis.diagnose import diagnose
+from poolterm.diagnosis.guards import Facts
+from poolterm.actions.journal import Journal, read_journal
 from poolterm.playbooks.conditions import known_uuids
-from poolterm.playbooks.runner import CommandGate, GateResult
-from poolterm.ssh import Connections
-from poolterm.watch import Watcher
+from poolterm.actions.gate import CommandGate, GateResult
+from poolterm.transport.ssh import Connections
+from poolterm.probing.watch import Watcher
 from poolterm.xe import wrap_timeout
 from tests.e2e.test_playbooks import PlaybookRun, host_field, promote_by_hand, simulated_pool, xe
 

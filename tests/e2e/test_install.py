@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -57,7 +56,7 @@ def data_files(top: Path) -> set[str]:
 
 def test_the_wheel_holds_every_data_file_of_the_source_tree(installed):
     shipped = data_files(ROOT)
-    assert {"poolterm/verdicts.yaml", "poolterm/themes/poolterm-dark.yaml", "poolterm/ui/app.tcss"} <= shipped
+    assert {"poolterm/diagnosis/verdicts.yaml", "poolterm/themes/poolterm-dark.yaml", "poolterm/ui/app.tcss"} <= shipped
     assert data_files(installed) == shipped
 
 
@@ -67,7 +66,7 @@ def test_the_installed_copy_runs_and_loads_its_data_from_itself(installed):
         "from poolterm.playbooks import load_all\n"
         "from poolterm.sim.scenario import load_scenario, scenario_names\n"
         "from poolterm.ui.themes import SHIPPED_DIR, load_themes\n"
-        "from poolterm.explain import explanations\n"
+        "from poolterm.diagnosis.explain import explanations\n"
         "print(pathlib.Path(poolterm.__file__).parent)\n"
         "print(len(load_all()), len(load_themes([SHIPPED_DIR]).themes),\n"
         "      len([load_scenario(n) for n in scenario_names()]), len(explanations()))\n"

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from poolterm.config import load_inventory
-from poolterm.journal import read_journal
+from poolterm.config.inventory import load_inventory
+from poolterm.actions.journal import read_journal
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.scenario import run_scenario
 from poolterm.sim.world import SimParams
-from poolterm.ssh import Connections
+from poolterm.transport.ssh import Connections
 from tests.truth import healthy_truth, host_field
 
 PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.check import check
-from poolterm.config import load_inventory
+from poolterm.cli.check import check
+from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict
 from poolterm.sim.runtime import Simulator
-from poolterm.ssh import MAX_CHANNELS_PER_HOST, Connections
-from poolterm.sshlib import asyncssh
+from poolterm.transport.ssh import MAX_CHANNELS_PER_HOST, Connections
+from poolterm.transport.sshlib import asyncssh
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 FRONT = "127.78.0.{}"

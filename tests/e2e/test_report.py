@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from poolterm.journal import read_journal
+from poolterm.actions.journal import read_journal
 from tests.e2e.test_playbooks import OPERATOR, PlaybookRun, assert_healthy, host_field, simulated_pool
 
 

@@ -72,7 +72,7 @@ def running(pid: int) -> bool:
 
 def ctl(*args: str, directory: Path):
     """`poolterm sim ctl` from another terminal, as a trainer would; `status --json` is parsed."""
-    done = subprocess.run([sys.executable, "-m", "poolterm.cli", "sim", "ctl", "--dir", str(directory), *args],
+    done = subprocess.run([sys.executable, "-m", "poolterm", "sim", "ctl", "--dir", str(directory), *args],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if "--json" in args else done.stdout
@@ -87,7 +87,7 @@ def tmux():
 
 def start_demo(tmux: Tmux, directory: Path, status_file: Path, *options: str,
                size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
-    poolterm = [sys.executable, "-m", "poolterm.cli"] if shutil.which("poolterm") is None else ["poolterm"]
+    poolterm = [sys.executable, "-m", "poolterm"] if shutil.which("poolterm") is None else ["poolterm"]
     command = " ".join([*poolterm, "demo", "--dir", str(directory), "--fuse", "1", *options])
     # The exit status is written down so the test can check the console ended cleanly, and the
     # terminal's main screen (what was printed around the full-screen console) beside it.

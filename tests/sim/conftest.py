@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from poolterm.sim.runtime import Simulator
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 FAST = {"fuse": 0.5, "boot": 0.5}
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from poolterm.sshlib import asyncssh  # installs the patches, as every poolterm client does
+from poolterm.transport.sshlib import asyncssh  # installs the patches, as every poolterm client does
 from tests.sim.conftest import connect
 
 

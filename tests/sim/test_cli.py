@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from poolterm.cli import main
+from poolterm.cli.main import main
 
 from .conftest import openssh
 

@@ -9,7 +9,7 @@ import pytest
 
 from poolterm.sim.runtime import Simulator, known_hosts_line
 from poolterm.sim.server import MAX_SESSIONS
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 from .conftest import connect, openssh, wait_host
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from poolterm.config import load_inventory
+from poolterm.config.inventory import load_inventory
 from poolterm.model import Observation
-from poolterm.ssh import Connections
-from poolterm.watch import Watcher
+from poolterm.transport.ssh import Connections
+from poolterm.probing.watch import Watcher
 
 
 async def published_soon(published: list[Observation], accept, timeout: float = 5.0) -> Observation:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from poolterm.config import (
+from poolterm.config.inventory import (
     ConfigError,
     Inventory,
     JumpSpec,

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poolterm.check import to_json
-from poolterm.diagnosis import diagnose
+from poolterm.cli.check import to_json
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import DbHost, Observation, Reach, Role, Verdict, XapiState, XeCall
 from tests.factories import Host, Pool, connected, host_number, numbered_pool, slave_conf, unreachable
 

@@ -14,10 +14,10 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import (Candidate, Diagnosis, Finding, HostState, PoolDiagnosis, Reach, Role, Severity, Verdict,
                             XapiState)
-from poolterm.probe_service import DIAGNOSIS_SECONDS, DiagnosisDecoder, DiagnosisEncoder, Outbox, dumps
+from poolterm.probing.service import DIAGNOSIS_SECONDS, DiagnosisDecoder, DiagnosisEncoder, Outbox, dumps
 
 from tests.factories import connected, healthy, numbered_pool, slave_conf, unreachable_after
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from poolterm.demo import hosts_needed
-from poolterm.drill import DRILLS, DrillError, DrillState, check_name, score, truth_problems
+from poolterm.cli.demo import hosts_needed
+from poolterm.diagnosis.drill import DRILLS, DrillError, DrillState, check_name, score, truth_problems
 from poolterm.sim.scenario import load_scenario
 
 T0 = 1_700_000_000.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from poolterm.explain import VERDICTS_FILE, ExplanationError, explanations, parse
+from poolterm.diagnosis.explain import VERDICTS_FILE, ExplanationError, explanations, parse
 from poolterm.model import Verdict
 
 

@@ -2,7 +2,7 @@
 
 The pool states are built the way the probe reports them (pool.conf, the
 forwarded xe call and who answered it, the master's database) and diagnosed by
-the real :func:`poolterm.diagnosis.diagnose`, so each rule is checked against
+the real :func:`poolterm.diagnosis.diagnose.diagnose`, so each rule is checked against
 the verdicts it will meet in an incident. The builders are shared with the
 engine's tests.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from poolterm import guards
-from poolterm.diagnosis import diagnose
-from poolterm.guards import Allow, Confirm, Facts, Refuse, accepts_override, decide
+from poolterm.diagnosis import guards
+from poolterm.diagnosis.diagnose import diagnose
+from poolterm.diagnosis.guards import Allow, Confirm, Facts, Refuse, accepts_override, decide
 from poolterm.model import DbHost, Diagnosis, Observation, Reach, Verdict, XeCall
 from tests.factories import Host, Pool
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.journal import (
+from poolterm.actions.journal import (
     Journal,
     JournalError,
     find_interrupted,
@@ -87,7 +87,7 @@ def test_a_record_written_is_on_disk_when_the_writer_is_killed(tmp_path):
     path = tmp_path / "incident.jsonl"
     script = textwrap.dedent(f"""
         import os, signal, sys
-        from poolterm.journal import Journal
+        from poolterm.actions.journal import Journal
         journal = Journal.open({str(path)!r}, operator="alice")
         for n in range(200):
             journal.write("output", id="s-1", stream="stdout", line=f"line {{n}}")

@@ -46,7 +46,7 @@ def test_the_lock_does_not_pin_poolterm_itself():
 def test_importing_the_ssh_layer_prints_nothing_even_when_warnings_are_errors():
     """A fresh interpreter, every warning an error: asyncssh's import-time noise is filtered."""
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", "import poolterm.ssh, poolterm.sim.runtime; print('imported')"],
+        [sys.executable, "-W", "error", "-c", "import poolterm.transport.ssh, poolterm.sim.runtime; print('imported')"],
         capture_output=True, text=True, timeout=60,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
@@ -55,7 +55,7 @@ def test_importing_the_ssh_layer_prints_nothing_even_when_warnings_are_errors():
 def test_the_filter_is_narrow_a_warning_of_our_own_still_shows():
     done = subprocess.run(
         [sys.executable, "-c",
-         "import warnings, poolterm.sshlib\n"
+         "import warnings, poolterm.transport.sshlib\n"
          "from cryptography.utils import CryptographyDeprecationWarning\n"
          "warnings.warn('DSA is deprecated (ours)', CryptographyDeprecationWarning)\n"],
         capture_output=True, text=True, timeout=60,

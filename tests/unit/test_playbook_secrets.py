@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.journal import Journal, read_journal, redact
+from poolterm.actions.journal import Journal, read_journal, redact
 from poolterm.playbooks import PlaybookError, load_file, load_playbook
 from poolterm.playbooks.engine import SECRET_MARK, RunCommand
 from poolterm.playbooks.runner import secret_problem

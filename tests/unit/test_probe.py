@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolterm.model import Observation, Reach, Role
-from poolterm.probe import ProbeParser, build_probe_command
+from poolterm.probing.probe import ProbeParser, build_probe_command
 
 MASTER_UUID = "3f1c2a7e-5b0d-4c1e-9a57-0e6f2b8d4c11"
 INVENTORY = """PRODUCT_BRAND='XCP-ng'

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolterm.model import DbHost, Observation, Reach, XeCall
-from poolterm.probe_service import decode_observation, dumps, encode_observation
+from poolterm.probing.service import decode_observation, dumps, encode_observation
 
 text = st.text(max_size=40)
 maybe_text = st.none() | text

@@ -28,6 +28,8 @@ import platformdirs
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from poolterm.errors import PooltermError
+
 APP_NAME = "poolterm"
 SETTINGS_NAME = "config.yaml"
 DEFAULT_THEME = "poolterm-dark"
@@ -40,7 +42,7 @@ _KEY_LIST = re.compile(r"[a-z0-9_+]+(?:,[a-z0-9_+]+)*")
 _BINDING_ID = re.compile(r"[a-z][a-z0-9-]*")
 
 
-class SettingsError(Exception):
+class SettingsError(PooltermError):
     """A mistake in the settings file; ``str()`` is one line."""
 
 

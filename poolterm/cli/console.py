@@ -12,8 +12,10 @@ import logging
 import os
 import sys
 
-from poolterm.check import add_inventory_option, load_pools
-from poolterm.settings import Settings, SettingsError, load_settings
+from poolterm.actions.journal import Journal, JournalError, find_interrupted, interrupted_run, new_path, read_journal
+from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.config.settings import Settings, SettingsError, load_settings
+from poolterm.errors import UsageError
 
 #: Frames per second in low-bandwidth mode: a tenth of the default 60 bytes-per-change.
 LOW_BANDWIDTH_FPS = "10"
@@ -76,8 +78,6 @@ def open_journal(args: argparse.Namespace):
     """The journal (``--journal``, or the one holding an interrupted run, or a new one) and that run."""
     from pathlib import Path
 
-    from poolterm.cli import UsageError
-    from poolterm.journal import Journal, JournalError, find_interrupted, interrupted_run, new_path, read_journal
 
     try:
         if args.journal:
@@ -92,8 +92,6 @@ def open_journal(args: argparse.Namespace):
 
 
 def console_settings() -> Settings:
-    from poolterm.cli import UsageError
-
     try:
         return load_settings()
     except SettingsError as exc:
@@ -101,8 +99,6 @@ def console_settings() -> Settings:
 
 
 def require_terminal() -> None:
-    from poolterm.cli import UsageError
-
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the console needs a terminal (stdin and stdout are not one); "
                          "for a one-shot diagnosis use `poolterm check`")

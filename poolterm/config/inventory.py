@@ -57,6 +57,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from poolterm.errors import ConfigError
 from poolterm.xe import address_key, validate_address, validate_name
 
 CONFIG_NAME = "hosts.yaml"
@@ -64,37 +65,6 @@ DEFAULT_USER = "root"
 DEFAULT_PORT = 22
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 DEFAULT_SSH_CONFIG = "~/.ssh/config"
-
-
-class ConfigError(Exception):
-    """A mistake in (or around) hosts.yaml; ``str()`` is one line ``FILE:LINE: KEY: message``.
-
-    ``line`` and ``key`` are ``None`` when they do not apply (unreadable file, YAML
-    syntax errors have a column instead of a key).
-    """
-
-    def __init__(self, file: str, message: str, *, line: int | None = None,
-                 column: int | None = None, key: str | None = None):
-        self.file = file
-        self.message = message
-        self.line = line
-        self.column = column
-        self.key = key
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        parts = [where] + ([self.key] if self.key else []) + [self.message]
-        return _one_line(": ".join(parts))
-
-
-def _one_line(text: str) -> str:
-    """Escape anything that would break the message across lines or terminals."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # --------------------------------------------------------------------------- the model

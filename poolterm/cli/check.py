@@ -7,13 +7,15 @@ works exactly when the master does not.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
 
-from poolterm.diagnosis import diagnose
+from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
+from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections, raise_nofile_limit
 
 
 def register(sub) -> None:
@@ -31,29 +33,6 @@ def register(sub) -> None:
     parser.set_defaults(func=run)
 
 
-def add_inventory_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-i", "--inventory", metavar="HOSTS_YAML",
-                        help="inventory file (default: ./hosts.yaml, then the user config dir)")
-
-
-def load_pools(args):
-    """The inventory and the pools the command is about, or a one-line UsageError."""
-    from poolterm.cli import UsageError
-    from poolterm.config import ConfigError, find_inventory, load_inventory
-
-    try:
-        inventory = load_inventory(find_inventory(args.inventory))
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    pools = list(inventory.pools)
-    if getattr(args, "pool", None):
-        pools = [p for p in pools if p.name == args.pool]
-        if not pools:
-            known = ", ".join(p.name for p in inventory.pools)
-            raise UsageError(f"no pool named {args.pool!r} in {inventory.path} (pools: {known})")
-    return inventory, pools
-
-
 def run(args) -> int:
     inventory, pools = load_pools(args)
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
@@ -67,9 +46,6 @@ def run(args) -> int:
 
 
 async def check(inventory, pools, timeout: float) -> Diagnosis:
-    from poolterm.ssh import Connections, raise_nofile_limit
-    from poolterm.watch import Watcher
-
     raise_nofile_limit()
     hosts = [h for p in pools for h in p.hosts]
     connections = Connections(hosts, inventory.ssh)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from poolterm.diagnosis import wait_for_promotion
+from poolterm.diagnosis.diagnose import wait_for_promotion
 from poolterm.model import Diagnosis, HostState, PoolDiagnosis, Role, Verdict, XapiState
 from poolterm.xe import address_key
 

@@ -1,4 +1,4 @@
-"""Probing in a process of its own: ``python -m poolterm.probe_service INVENTORY``.
+"""Probing in a process of its own: ``python -m poolterm.probing.service INVENTORY``.
 
 At a thousand hosts the probe loop spends about half a core in Python
 (asyncssh packet handling). In the console's process, even on a thread of its
@@ -37,7 +37,8 @@ import signal
 import sys
 from typing import Any, Callable, Iterable, Mapping
 
-from poolterm.diagnosis import PoolLike, diagnose
+from poolterm.config.inventory import ConfigError, load_inventory
+from poolterm.diagnosis.diagnose import PoolLike, diagnose
 from poolterm.model import (
     Candidate,
     DbHost,
@@ -53,8 +54,8 @@ from poolterm.model import (
     XapiState,
     XeCall,
 )
-from poolterm.ssh import Connections, raise_nofile_limit
-from poolterm.watch import Watcher
+from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections, raise_nofile_limit
 
 #: Seconds between two batches sent to the console: well under a frame's worth of delay
 #: for a fault, and at most twenty wake-ups a second for the console's loop.
@@ -275,9 +276,7 @@ def obey(watcher: Watcher, command: list[Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from poolterm.config import ConfigError, load_inventory
-
-    parser = argparse.ArgumentParser(prog="python -m poolterm.probe_service",
+    parser = argparse.ArgumentParser(prog="python -m poolterm.probing.service",
                                      description="Probe an inventory's hosts; observations as JSON lines on stdout.")
     parser.add_argument("inventory")
     parser.add_argument("--interval", type=float)

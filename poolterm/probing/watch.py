@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from poolterm.model import Observation, Reach
-from poolterm.probe import PUBLISH_AFTER, ProbeParser, build_probe_command
-from poolterm.ssh import Connections, HostUnavailable
+from poolterm.probing.probe import PUBLISH_AFTER, ProbeParser, build_probe_command
+from poolterm.transport.ssh import Connections, HostUnavailable
 
 #: Extra seconds above the probe timeout for the local deadline: the remote
 #: sections have their own ``timeout -k`` (emergency flag 2 s + master port 1 s + kill grace).

@@ -17,10 +17,17 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from poolterm.check import add_inventory_option, load_pools
-from poolterm.journal import (
+from poolterm.actions.gate import (
+    CommandEnded,
+    CommandOutput,
+    CommandStarted,
+    ConfirmRequest,
+    GuardRefused,
+    Overridden,
+    OverrideRequest,
+)
+from poolterm.actions.journal import (
     Journal,
     JournalError,
     ResumePoint,
@@ -29,25 +36,22 @@ from poolterm.journal import (
     new_path,
     read_journal,
 )
+from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.errors import UsageError
 from poolterm.playbooks import IDS, Playbook, PlaybookError, load_all, load_playbook
 from poolterm.playbooks.conditions import describe
 from poolterm.playbooks.engine import AskOperator, Finished, Timing, render, resume_at
-
-if TYPE_CHECKING:  # the runner pulls in asyncssh: loaded only when a playbook runs
-    from poolterm.playbooks.runner import (
-        CommandEnded,
-        CommandOutput,
-        CommandStarted,
-        ConfirmRequest,
-        GuardRefused,
-        Overridden,
-        OverrideRequest,
-        PlaybookFinished,
-        PlaybookStarted,
-        StepEvent,
-        VerdictChanged,
-        Waiting,
-    )
+from poolterm.playbooks.runner import (
+    WAIT_INTERVAL,
+    PlaybookFinished,
+    PlaybookRunner,
+    PlaybookStarted,
+    StepEvent,
+    VerdictChanged,
+    Waiting,
+)
+from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections, raise_nofile_limit
 
 WIDTH = 78
 #: Exit statuses of `playbook run`.
@@ -118,8 +122,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _load(playbook_id: str) -> Playbook:
-    from poolterm.cli import UsageError
-
     try:
         return load_playbook(playbook_id)
     except PlaybookError as exc:
@@ -181,9 +183,6 @@ def _wrap(text: str, prefix: str) -> list[str]:
 
 
 def run_playbook(args: argparse.Namespace) -> int:
-    from poolterm.cli import UsageError
-    from poolterm.playbooks.runner import WAIT_INTERVAL
-
     playbook = _load(args.id)
     inventory, pools = load_pools(args)
     if len(pools) > 1:
@@ -220,7 +219,6 @@ def _interrupted(args: argparse.Namespace) -> ResumePoint | None:
 
 def _preset_password(args: argparse.Namespace) -> str | None:
     """The password given without a prompt: --password-file first, then the environment."""
-    from poolterm.cli import UsageError
 
     if args.password_file:
         path = Path(args.password_file).expanduser()
@@ -238,10 +236,6 @@ def _preset_password(args: argparse.Namespace) -> str | None:
 
 async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeout: float, journal: Journal,
                point: ResumePoint | None, secrets: "TerminalSecrets") -> int:
-    from poolterm.playbooks.runner import PlaybookRunner
-    from poolterm.ssh import Connections, raise_nofile_limit
-    from poolterm.watch import Watcher
-
     raise_nofile_limit()
     out = Printer(journal)
     operator = TerminalOperator()

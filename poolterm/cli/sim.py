@@ -12,16 +12,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from poolterm.cli import UsageError
-from poolterm.sim.control import (
-    ACTIONS,
-    FAULT_ACTIONS,
-    ControlError,
-    RemoteExec,
-    format_status,
-    request,
-    signal_number,
-)
+from poolterm.errors import UsageError
+from poolterm.sim.control import ACTIONS, FAULT_ACTIONS, ControlError, RemoteExec, format_status, request, signal_number
+from poolterm.sim.runtime import Simulator, SimulatorError
 
 if TYPE_CHECKING:
     from poolterm.sim.runtime import Simulator
@@ -134,7 +127,6 @@ def run_command(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     # Imported here: asyncssh is heavy and only running a simulator needs it.
-    from poolterm.sim.runtime import Simulator, SimulatorError
 
     sim = Simulator(
         args.hosts, args.dir, fuse=args.fuse, boot=args.boot, pool_name=args.pool_name, port=args.port,

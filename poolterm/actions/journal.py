@@ -34,6 +34,8 @@ from typing import Any, Iterable
 
 import platformdirs
 
+from poolterm.errors import JournalError
+
 VERSION = 1
 OUTPUT_SYNC_INTERVAL = 0.25  # seconds between fsyncs of streamed output lines
 #: How many of the newest journals are searched for an interrupted playbook, and how old they may be:
@@ -46,10 +48,6 @@ _WORD = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^\s'"\\])+"""
 _SECRET = re.compile(rf"(?i)(\b[\w-]*pass(?:word)?[\w-]*=)({_WORD})|((?:^|\s)-pw\s+)({_WORD})")
 #: Fields whose text may come from an operator or a host, redacted before writing.
 _TEXT_FIELDS = ("command", "remote", "line", "text")
-
-
-class JournalError(Exception):
-    """The journal cannot be written or read; ``str()`` is one line."""
 
 
 def default_dir() -> Path:

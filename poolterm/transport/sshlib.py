@@ -1,7 +1,7 @@
 """asyncssh as poolterm uses it: imported without noise, made cheap once.
 
 Every module that needs asyncssh imports it from here
-(``from poolterm.sshlib import asyncssh``), so the import-time warning filter
+(``from poolterm.transport.sshlib import asyncssh``), so the import-time warning filter
 below and the two process-wide patches apply before any connection exists.
 """
 
@@ -25,10 +25,10 @@ with warnings.catch_warnings():
     import asyncssh
 warnings.filterwarnings("ignore", **_DSA_NOISE)
 
-from poolterm import _asyncssh_logging, _asyncssh_padding  # noqa: E402  (asyncssh must be imported quietly first)
+from poolterm.transport import asyncssh_logging, asyncssh_padding  # noqa: E402  (asyncssh must be imported quietly first)
 
 # Safe because poolterm and its simulator negotiate no CBC cipher (see _asyncssh_padding).
-_asyncssh_padding.install()
-_asyncssh_logging.install()
+asyncssh_padding.install()
+asyncssh_logging.install()
 
 __all__ = ["asyncssh"]

@@ -5,7 +5,7 @@ calls. Everything the operator types is parsed into an argv, checked word by
 word with :mod:`poolterm.xe`, and rebuilt with :func:`poolterm.xe.xe_command`,
 so what runs on the host is exactly one ``xe`` invocation with every value
 quoted, under ``timeout -k``. Whether a command only reads is the guards'
-decision (:mod:`poolterm.guards`), the same one every playbook step meets;
+decision (:mod:`poolterm.diagnosis.guards`), the same one every playbook step meets;
 what may run of the rest is decided by the command gate.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from poolterm import guards
+from poolterm.diagnosis import guards
 from poolterm.xe import validate_param_name, wrap_timeout, xe_command
 
 #: Seconds an operator's command may run on the host before ``timeout`` ends it.

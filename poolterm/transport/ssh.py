@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from poolterm.model import Reach
-from poolterm.sshlib import asyncssh
+from poolterm.transport.sshlib import asyncssh
 
 MAX_CHANNELS_PER_HOST = 8  # OpenSSH MaxSessions is 10: leave room for an operator's own session
 HANDSHAKE_LIMIT = 32

@@ -3,7 +3,7 @@
 :class:`LiveSource` owns the jump box's SSH connections and the probe loop; it
 is started from the app's ``on_mount`` so both live on Textual's event loop.
 For a big inventory the probing runs in a child process instead
-(:mod:`poolterm.probe_service`): a thousand hosts' SSH traffic is half a core
+(:mod:`poolterm.probing.service`): a thousand hosts' SSH traffic is half a core
 of Python, and in this process it would hold the GIL every key press waits
 for. The child diagnoses too, for the same reason, and sends its diagnoses
 along with the observations. :class:`StaticSource` holds one diagnosis and
@@ -19,11 +19,11 @@ import sys
 from collections import deque
 from typing import Callable, Mapping, Sequence
 
-from poolterm.diagnosis import diagnose
+from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, Observation, Reach
-from poolterm.probe_service import DiagnosisDecoder, decode_observation, dumps, start_probing
-from poolterm.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
-from poolterm.watch import Watcher
+from poolterm.probing.service import DiagnosisDecoder, decode_observation, dumps, start_probing
+from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
 
 Publish = Callable[[Observation], None]
 Failed = Callable[[str], None]
@@ -79,7 +79,7 @@ class LiveSource:
 
     async def _follow_child(self, publish: Publish, on_failure: Failed) -> None:
         self.child = child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "poolterm.probe_service", str(self.inventory.path.absolute()),
+            sys.executable, "-m", "poolterm.probing.service", str(self.inventory.path.absolute()),
             "--interval", repr(self.interval), "--timeout", repr(self.timeout), "--diagnose",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         stderr = asyncio.create_task(self._keep_stderr(child.stderr))

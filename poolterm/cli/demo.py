@@ -7,7 +7,7 @@ a trainer can break things from another terminal while a trainee watches:
 
 With ``--drill NAME`` the console turns into a training drill: the fault steps of
 the simulator's scenario NAME are injected a few seconds after the pool first
-shows HEALTHY, and the trainee's recovery is scored (see :mod:`poolterm.drill`).
+shows HEALTHY, and the trainee's recovery is scored (see :mod:`poolterm.diagnosis.drill`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from poolterm.console import (
+from poolterm.cli.console import (
     add_console_options,
     console_settings,
     exit_status,
@@ -27,6 +27,14 @@ from poolterm.console import (
     prepare_environment,
     require_terminal,
 )
+from poolterm.config.inventory import ConfigError, load_inventory
+from poolterm.diagnosis.drill import FAULT_DELAY, Drill, DrillError, check_name
+from poolterm.errors import UsageError
+from poolterm.playbooks.engine import Timing
+from poolterm.playbooks.runner import WAIT_INTERVAL
+from poolterm.sim.runtime import Simulator, SimulatorError
+from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario
+from poolterm.sim.world import SimError
 
 MAX_HOSTS = 1000
 MIN_DRILL_HOSTS = 2
@@ -54,8 +62,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from poolterm.cli import UsageError
-
     if not 1 <= args.hosts <= MAX_HOSTS:
         raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
     if not args.fuse > 0:
@@ -87,9 +93,6 @@ def _say(text: str) -> None:
 
 
 def _check_drill(name: str, hosts: int) -> None:
-    from poolterm.cli import UsageError
-    from poolterm.drill import DrillError, check_name
-
     try:
         check_name(name)
     except DrillError as exc:
@@ -102,7 +105,6 @@ def _check_drill(name: str, hosts: int) -> None:
 def hosts_needed(name: str) -> int:
     """How many hosts the drill's fault steps need: the highest plotN they name, and two at least
     (a lone host has no pool to recover: only its power button)."""
-    from poolterm.sim.scenario import load_scenario
 
     named = [int(n) for step in load_scenario(name).steps if step.get("fault")
              for n in re.findall(r"\bplot(\d+)\b", str(step))]
@@ -111,9 +113,6 @@ def hosts_needed(name: str) -> int:
 
 def drill_for(sim, name: str, delay: float | None = None):
     """The drill ``name`` on ``sim``: its fault is the scenario's fault-tagged steps, run over SSH."""
-    from poolterm.drill import FAULT_DELAY, Drill
-    from poolterm.sim.scenario import ScenarioError, run_scenario
-    from poolterm.sim.world import SimError
 
     async def inject() -> str:
         try:
@@ -127,11 +126,6 @@ def drill_for(sim, name: str, delay: float | None = None):
 
 
 async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
-    from poolterm.cli import UsageError
-    from poolterm.config import ConfigError, load_inventory
-    from poolterm.playbooks.engine import Timing
-    from poolterm.playbooks.runner import WAIT_INTERVAL
-    from poolterm.sim.runtime import Simulator, SimulatorError
     from poolterm.ui.app import PoolApp
 
     try:

@@ -1,0 +1,1 @@
+"""The command line: one module per sub-command, and the options they share (``main`` wires them)."""

@@ -1,0 +1,5 @@
+import sys
+
+from poolterm.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""What the operator wrote: the inventory (hosts.yaml) and the console's settings."""

@@ -1,0 +1,66 @@
+"""Every error an operator can see: one line, an exit status, no traceback.
+
+Each layer raises from here and ``poolterm.cli.main`` catches :class:`PooltermError`
+once, printing ``poolterm: MESSAGE`` and exiting with the error's status.
+"""
+
+from __future__ import annotations
+
+
+class PooltermError(Exception):
+    """A problem the operator can read and act on; ``str()`` is one line."""
+
+    status = 2
+
+    def __init__(self, message: str = "", status: int | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class UsageError(PooltermError):
+    """The command line asks for something that cannot be done as asked."""
+
+
+class FileError(PooltermError):
+    """A data file (inventory, settings, playbook, scenario, theme, verdicts) that cannot
+    be used as written; ``str()`` is ``FILE:LINE: KEY: message``.
+
+    ``line`` and ``key`` are ``None`` when they do not apply (an unreadable file; a YAML
+    syntax error has a column instead of a key).
+    """
+
+    def __init__(self, file: str, message: str, *, line: int | None = None,
+                 column: int | None = None, key: str | None = None):
+        self.file = str(file)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.key = key
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        parts = [where] + ([self.key] if self.key else []) + [self.message]
+        return one_line(": ".join(parts))
+
+
+class ConfigError(FileError):
+    """A mistake in (or around) hosts.yaml."""
+
+
+class JournalError(PooltermError):
+    """The journal cannot be written or read."""
+
+
+class SimulatorError(PooltermError):
+    """The simulator cannot start as asked (directory, port, another simulator)."""
+
+
+def one_line(text: str) -> str:
+    """Escape anything that would break the message across lines or terminals."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
