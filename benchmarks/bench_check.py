@@ -3,7 +3,7 @@
 The baseline is what an engineer types: `for h in ...; do ssh $h cat /etc/xensource/pool.conf; done`.
 poolterm check does more (a full probe per host, the diagnosis) and must still be faster.
 
-DESIGN.md target: check <= 1 s wall, and faster than the serial loop.
+docs/architecture.md target: check <= 1 s wall, and faster than the serial loop.
 
     python benchmarks/bench_check.py [--runs 5]
 """

@@ -6,7 +6,7 @@ every observation), injects a master crash or a master cable-out through the
 control socket, and times how long until the verdict turns MASTER LOST.
 Between trials the fault is undone and the pool allowed back to HEALTHY.
 
-DESIGN.md target: median <= 3 s, worst <= 6 s.
+docs/architecture.md target: median <= 3 s, worst <= 6 s.
 Baseline in the same run: the same faults detected by polling a forwarded
 `xe pool-list` on a slave under `timeout 5` (what a shell loop would do),
 i.e. waiting for xapi to look hung.

@@ -38,7 +38,7 @@ from poolterm.ui.grid import HostGrid
 
 # The fake pools are the tests' own; run from anywhere, the repository is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.factories import Pool, connected, healthy, numbered_hosts, slave_conf, unreachable_after  # noqa: E402
+from tests.helpers.factories import Pool, connected, healthy, numbered_hosts, slave_conf, unreachable_since  # noqa: E402
 
 POOLS = 4
 TARGET_MS = 16.0
@@ -54,7 +54,7 @@ def masters_lost(pools: list[Pool], now: float) -> dict[str, Observation]:
     observations = {}
     for p in pools:
         master = p.hosts[0]
-        observations[master.name] = unreachable_after(connected(master.name, "master", at=now - 12), at=now)
+        observations[master.name] = unreachable_since(master.name, "master", seen=now - 12, at=now)
         for h in p.hosts[1:]:
             observations[h.name] = connected(h.name, slave_conf(master.address), at=now, xe=XeCall("hung"))
     return observations

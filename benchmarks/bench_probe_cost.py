@@ -5,7 +5,7 @@ The simulator runs in its own process; only this process's CPU time
 up. Baseline in the same run: the same probe over a fresh SSH connection per
 round (what a naive tool that shells out per check pays), at 8 and 100 hosts.
 
-DESIGN.md target: <= 1 ms client CPU per host per round (1000 hosts every 2 s in <= half a core).
+docs/architecture.md target: <= 1 ms client CPU per host per round (1000 hosts every 2 s in <= half a core).
 The loop runs at its real cadence, so keepalives and idle wake-ups are counted too.
 
     python benchmarks/bench_probe_cost.py [--sizes 8,100,1000] [--rounds 3]
@@ -87,7 +87,7 @@ def main() -> int:
         naive_s = f"{naive * 1000:>14.2f}" if naive is not None else f"{'-':>14}"
         print(f"{size:>6} {per_host * 1000:>12.3f} {cores:>11.2f} {naive_s} {failed:>12} {first * 1000:>15.2f}")
     print("first round = SSH handshake + one probe, client CPU per host (it bounds the first verdict)")
-    # DESIGN.md sets the target at 1000 hosts; smaller pools are shown, not judged (a few
+    # docs/architecture.md sets the target at 1000 hosts; smaller pools are shown, not judged (a few
     # hosts spread the loop's fixed wake-ups and keepalives over few rounds).
     judged = [r for r in rows if r[0] >= 1000]
     if judged:

@@ -24,15 +24,17 @@ class UsageError(PooltermError):
 
 class FileError(PooltermError):
     """A data file (inventory, settings, playbook, scenario, theme, verdicts) that cannot
-    be used as written; ``str()`` is ``FILE:LINE: KEY: message``.
+    be used as written; ``str()`` is ``FILE:LINE: KEY: message``. :mod:`poolterm.datafile`
+    reads every such file and raises the file's subclass below.
 
     ``line`` and ``key`` are ``None`` when they do not apply (an unreadable file; a YAML
-    syntax error has a column instead of a key).
+    syntax error has a column instead of a key). ``file`` is ``None`` when there is no
+    file to name (a playbook or scenario asked for by a name nothing ships).
     """
 
-    def __init__(self, file: str, message: str, *, line: int | None = None,
+    def __init__(self, file: str | None, message: str, *, line: int | None = None,
                  column: int | None = None, key: str | None = None):
-        self.file = str(file)
+        self.file = None if file is None else str(file)
         self.message = message
         self.line = line
         self.column = column
@@ -40,17 +42,41 @@ class FileError(PooltermError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = self.file
-        if self.line is not None:
-            where += f":{self.line}"
+        parts = [] if self.file is None else [self.file]
+        if parts and self.line is not None:
+            parts[0] += f":{self.line}"
             if self.column is not None:
-                where += f":{self.column}"
-        parts = [where] + ([self.key] if self.key else []) + [self.message]
+                parts[0] += f":{self.column}"
+        parts += ([self.key] if self.key else []) + [self.message]
         return one_line(": ".join(parts))
 
 
 class ConfigError(FileError):
     """A mistake in (or around) hosts.yaml."""
+
+
+class SettingsError(FileError):
+    """A mistake in the console's settings file (config.yaml)."""
+
+
+class PlaybookError(FileError):
+    """A playbook file that cannot be used as written, or a playbook nothing ships."""
+
+
+class ScenarioError(FileError):
+    """A simulator scenario file that cannot be run as written, or a scenario nothing ships."""
+
+
+class ThemeError(FileError):
+    """A theme file that cannot be used (the console reports it and goes on without it)."""
+
+
+class ExplanationError(FileError):
+    """A mistake in verdicts.yaml, the verdicts in plain words."""
+
+
+class ErrorTableError(FileError):
+    """A mistake in the simulator's table of xapi errors (api_errors.yaml)."""
 
 
 class JournalError(PooltermError):

@@ -1,7 +1,7 @@
 """Client side of ``xe``: parse what it prints, and build command lines that are safe to send.
 
 Everything here is pure: text in, values out. The layouts follow xapi's
-``Cli_printer`` byte for byte (see reference/xapi-facts.md §2.2 and §2.4):
+``Cli_printer`` byte for byte (see docs/xapi.md, "Record layout and --minimal" and "Error texts"):
 
 * records: ``key ( RO)    : value`` lines, the first key padded on the right and the
   others on the left, each record followed by blank lines;
@@ -342,7 +342,7 @@ def xe_command(command: str, *flags: str, **params: str) -> str:
 def wrap_timeout(cmd: str, seconds: float, kill_after: float = 2) -> str:
     """Prefix a built command line with ``timeout -k KILL_AFTER SECONDS``.
 
-    A hung forwarded ``xe`` never returns by itself (xapi-facts §3.1); ``timeout`` turns
+    A hung forwarded ``xe`` never returns by itself (docs/xapi.md, "Forwarded calls hang"); ``timeout`` turns
     the hang into exit status 124, and ``-k`` makes sure an xe that ignores SIGTERM dies.
     """
     if not isinstance(cmd, str) or not cmd.strip():

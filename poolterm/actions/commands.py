@@ -20,8 +20,7 @@ from poolterm.xe import validate_param_name, wrap_timeout, xe_command
 #: Seconds an operator's command may run on the host before ``timeout`` ends it.
 #: Long enough for a slow pool-list, short enough that a hang is seen as one.
 COMMAND_TIMEOUT = 20.0
-#: Local guard above the remote timeout (kill grace + transport).
-DEADLINE_SLACK = 5.0
+
 
 class PromptError(ValueError):
     """The line is not one ``xe`` command poolterm can send; ``str()`` is one line."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol, Sequence
 
 from poolterm.actions.journal import Journal
+from poolterm.actions.records import CommandEnd, CommandStart, Confirmation, OutputLine, Override, Refusal
 from poolterm.diagnosis import guards
 from poolterm.model import CommandResult, Diagnosis
 from poolterm.transport.ssh import Connections, HostUnavailable
@@ -39,6 +40,7 @@ class CommandStarted:
 @dataclass(frozen=True)
 class CommandOutput:
     id: str
+    host: str
     stream: str
     line: str
 
@@ -46,6 +48,8 @@ class CommandOutput:
 @dataclass(frozen=True)
 class CommandEnded:
     id: str
+    host: str
+    command: str
     exit_status: int | None
     seconds: float
     error: str = ""
@@ -122,7 +126,10 @@ class CommandGate:
         """Decide, ask, run. ``diagnosis`` and ``facts`` are read again right before sending.
 
         ``sent``, when given, is what actually goes to the host: ``remote`` with secrets
-        filled in. Everything shown, guarded and journaled is ``command``/``remote``."""
+        filled in. Everything shown, guarded and journaled is ``command``/``remote``.
+        ``context`` is journaled with each of the command's records: its ``run``, ``step``,
+        ``index`` and ``query`` (a playbook's), or its ``source`` (``console``); see
+        :data:`poolterm.actions.records.COMMAND_CONTEXT`."""
         context = context or {}
         decision = guards.decide(argv, host, diagnosis(), read_only=self.read_only, facts=facts())
         overridden = False
@@ -146,14 +153,14 @@ class CommandGate:
             answer, by = True, "--yes"
         else:
             answer, by = await self.operator.confirm(ConfirmRequest(host, command, decision.text)), "operator"
-        self.journal.write("confirm", host=host, command=command, text=decision.text, answer=answer, by=by,
-                           operator=self.journal.operator, **context)
+        self.journal.write(Confirmation(host=host, command=command, text=decision.text, answer=answer, by=by,
+                                        operator=self.journal.operator, **context))
         return answer
 
     async def _overridden(self, refusal: guards.Refuse, host: str, command: str, context: dict) -> bool:
-        self.journal.write("refused", host=host, command=command, rule=refusal.rule, reason=refusal.reason,
-                           instead=refusal.instead, protects=refusal.host, operator=self.journal.operator,
-                           **context)
+        self.journal.write(Refusal(host=host, command=command, rule=refusal.rule, reason=refusal.reason,
+                                   instead=refusal.instead, protects=refusal.host, operator=self.journal.operator,
+                                   **context))
         self.emit(GuardRefused(refusal, host, command))
         if not refusal.overridable:
             return False
@@ -162,8 +169,8 @@ class CommandGate:
             return False
         typed, reason = answer
         accepted = guards.accepts_override(refusal, typed, reason)
-        self.journal.write("override", host=host, command=command, rule=refusal.rule, typed=typed,
-                           reason=reason, accepted=accepted, operator=self.journal.operator, **context)
+        self.journal.write(Override(host=host, command=command, rule=refusal.rule, typed=typed, reason=reason,
+                                    accepted=accepted, operator=self.journal.operator, **context))
         self.emit(Overridden(refusal.host, reason, accepted))
         return accepted
 
@@ -173,8 +180,8 @@ class CommandGate:
         loop = asyncio.get_running_loop()
         command_id = self.journal.command_id()
         address = self.addresses.get(host, "")
-        self.journal.write("command-start", id=command_id, host=host, command=command, remote=remote,
-                           changes_pool=changes_pool, operator=self.journal.operator, **context)
+        self.journal.write(CommandStart(id=command_id, host=host, command=command, remote=remote,
+                                        changes_pool=changes_pool, operator=self.journal.operator, **context))
         self.emit(CommandStarted(command_id, host, address, command, changes_pool))
         started = loop.time()
         output: list[str] = []
@@ -182,8 +189,8 @@ class CommandGate:
         def on_line(stream: str, line: str) -> None:
             output.append(line)
             del output[:-OUTPUT_KEEP]
-            self.journal.write("output", id=command_id, stream=stream, line=line)
-            self.emit(CommandOutput(command_id, stream, line))
+            self.journal.write(OutputLine(id=command_id, stream=stream, line=line))
+            self.emit(CommandOutput(command_id, host, stream, line))
 
         try:
             ran = await self.connections.run(host, sent or remote, deadline=timeout + COMMAND_SLACK, on_line=on_line)
@@ -191,7 +198,9 @@ class CommandGate:
         except HostUnavailable as exc:
             result = CommandResult(None, tuple(output), error=f"{exc.reach.value}: {exc.detail}")
         seconds = round(loop.time() - started, 3)
-        self.journal.write("command-end", id=command_id, host=host, exit_status=result.exit_status,
-                           deadline_hit=result.deadline_hit, error=result.error, seconds=seconds, **context)
-        self.emit(CommandEnded(command_id, result.exit_status, seconds, result.error, result.deadline_hit))
+        self.journal.write(CommandEnd(id=command_id, host=host, exit_status=result.exit_status,
+                                      deadline_hit=result.deadline_hit, error=result.error, seconds=seconds,
+                                      **context))
+        self.emit(CommandEnded(command_id, host, command, result.exit_status, seconds, result.error,
+                               result.deadline_hit))
         return result

@@ -1,6 +1,7 @@
 """The incident journal: every verdict change, command and playbook step, as it happens.
 
-JSON Lines, append-only. Each record is written with one ``os.write`` on a file
+JSON Lines, append-only; what each kind of line holds is a type in
+:mod:`poolterm.actions.records`. Each record is written with one ``os.write`` on a file
 opened ``O_APPEND`` (no user-space buffer, so a ``kill -9`` loses nothing
 already written) and fsynced, so a crash of the machine loses nothing either.
 Output lines of a streaming command are written one by one as they arrive and
@@ -15,7 +16,8 @@ and poolterm never runs a command that prints the pool secret.
 
 One journal per incident: by default a new file in
 ``platformdirs.user_state_dir("poolterm")/journal``; a run that finds an
-interrupted playbook in a recent journal continues that journal.
+interrupted playbook in a recent journal continues that journal
+(:func:`open_incident_journal`, for every front end).
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ from typing import Any, Iterable
 
 import platformdirs
 
+from poolterm.actions.records import (
+    CommandEnd,
+    CommandStart,
+    ManualAnswer,
+    OutputLine,
+    PlaybookEnd,
+    PlaybookStart,
+    Record,
+    Session,
+    StepStatus,
+    entries,
+    run_of,
+)
 from poolterm.errors import JournalError
 
 VERSION = 1
@@ -118,8 +133,8 @@ class Journal:
             raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from None
         journal = cls(path, fd, operator or operator_name())
         journal._end_torn_line()
-        journal.write("session", operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
-                      argv=[redact(a) for a in argv], version=VERSION)
+        journal.write(Session(operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
+                              argv=[redact(a) for a in argv], version=VERSION))
         return journal
 
     def _end_torn_line(self) -> None:
@@ -137,24 +152,34 @@ class Journal:
         self._commands += 1
         return f"{self.session}-{self._commands}"
 
-    def write(self, kind: str, **fields: Any) -> dict:
-        """Append one record and make it durable; returns the record."""
+    def write(self, record: Record | str, /, **fields: Any) -> dict:
+        """Append one record and make it durable; returns the line written, as a dict.
+
+        ``record`` is a typed record, or a kind with its fields as keywords: the form from
+        before the records had types, which can write a line with only some of its fields
+        (the journal tests build cut-down runs that way)."""
+        if isinstance(record, Record):
+            if fields:
+                raise TypeError("a typed record carries its own fields")
+            kind, fields = record.KIND, record.to_fields()
+        else:
+            kind = record
         self._seq += 1
         epoch = time.time()
-        record = {"at": now_iso(epoch), "t": round(epoch, 3), "kind": kind, "session": self.session,
-                  "seq": self._seq}
+        written = {"at": now_iso(epoch), "t": round(epoch, 3), "kind": kind, "session": self.session,
+                   "seq": self._seq}
         for key, value in fields.items():
-            record[key] = redact(value) if key in _TEXT_FIELDS and isinstance(value, str) else value
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+            written[key] = redact(value) if key in _TEXT_FIELDS and isinstance(value, str) else value
+        line = json.dumps(written, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         try:
             os.write(self._fd, line.encode("utf-8"))
             monotonic = time.monotonic()
-            if kind != "output" or monotonic - self._last_sync >= OUTPUT_SYNC_INTERVAL:
+            if kind != OutputLine.KIND or monotonic - self._last_sync >= OUTPUT_SYNC_INTERVAL:
                 os.fsync(self._fd)
                 self._last_sync = monotonic
         except OSError as exc:
             raise JournalError(f"cannot write journal {self.path}: {exc.strerror or exc}") from None
-        return record
+        return written
 
     def close(self) -> None:
         if self._fd < 0:
@@ -238,44 +263,61 @@ def interrupted_run(records: list[dict], path: Path) -> ResumePoint | None:
     resumable: the step it stopped at was never completed. Done, already healthy,
     not applicable and abandoned runs are final.
     """
-    starts = {r["run"]: r for r in records if r.get("kind") == "playbook-start" and "run" in r}
-    ends = {r.get("run"): r for r in records if r.get("kind") == "playbook-end"}
-    open_runs = [run for run in starts if run not in ends or ends[run].get("outcome") == "stopped"]
+    lines = entries(records)
+    starts = {e.record.run: (e.at, e.record) for e in lines
+              if isinstance(e.record, PlaybookStart) and e.record.run is not None}
+    ends = {e.record.run: e.record for e in lines if isinstance(e.record, PlaybookEnd)}
+    open_runs = [run for run in starts if run not in ends or ends[run].outcome == "stopped"]
     if not open_runs:
         return None
     run = open_runs[-1]
-    start = starts[run]
-    mine = [r for r in records if r.get("run") == run]
-    completed: list[str] = []
-    last: dict | None = None
-    current: str | None = None
-    acted: str | None = None
-    commands: dict[str, str] = {}
-    powered_off: set[str] = set()
-    for r in mine:
-        kind = r.get("kind")
-        if kind == "step" and r.get("status") in ("done", "skipped"):
-            if r["step"] not in completed:
-                completed.append(r["step"])
-            last = {"index": r.get("index"), "step": r["step"], "title": r.get("title", "")}
-            current, acted = None, None
-        elif kind == "step" and r.get("status") in ("started", "resumed"):
-            current, acted = r["step"], (acted if r.get("status") == "resumed" else None)
-        elif kind == "command-start" and r.get("step") == current and not r.get("query"):
-            commands[r["id"]] = current
-        elif kind == "command-end" and commands.get(r.get("id", "")) == current and current is not None:
-            acted = current if r.get("exit_status") == 0 and not r.get("error") else None
-        elif kind == "manual":
-            powered_off.update(r.get("powered_off") or ())
-            if r.get("step") == current:
-                acted = current if r.get("answer") == "done" else None
-    end = ends.get(run)
-    if end is not None:
-        acted = None  # it stopped because the effect was not seen (or was refused): do the step again
-    return ResumePoint(path, run, start.get("playbook", ""), start.get("pool", ""), dict(start.get("bindings") or {}),
-                       start.get("operator", ""), start.get("at", ""), tuple(completed), last, acted,
-                       tuple(sorted(powered_off)), "stopped" if end else "interrupted",
-                       (end or {}).get("reason", ""))
+    (started, start), end = starts[run], ends.get(run)
+    progress = _RunProgress()
+    for e in lines:
+        if run_of(e.record) == run:
+            progress.read(e.record)
+    # A run that stopped did so because the effect was not seen (or was refused): do the step again.
+    acted = None if end is not None else progress.acted
+    return ResumePoint(path, run, start.playbook or "", start.pool or "", dict(start.bindings or {}),
+                       start.operator or "", started or "", tuple(progress.completed), progress.last, acted,
+                       tuple(sorted(progress.powered_off)), "stopped" if end else "interrupted",
+                       (end.reason or "") if end else "")
+
+
+@dataclass
+class _RunProgress:
+    """How far one run got, read record by record in journal order."""
+
+    completed: list[str] = field(default_factory=list)  # step ids done or skipped, in order
+    last: dict | None = None  # {"index", "step", "title"} of the last one
+    current: str | None = None  # the step under way
+    acted: str | None = None  # the step whose action was taken, its effect not yet seen
+    commands: dict[str, str | None] = field(default_factory=dict)  # command id -> the step that sent it
+    powered_off: set[str] = field(default_factory=set)
+
+    def read(self, record: Record) -> None:
+        if isinstance(record, StepStatus):
+            self._step(record)
+        elif isinstance(record, CommandStart) and record.step == self.current and not record.query:
+            self.commands[record.id] = self.current  # a fact query takes no action: it never counts
+        elif isinstance(record, CommandEnd) and self.current is not None \
+                and self.commands.get(record.id) == self.current:
+            self.acted = self.current if record.exit_status == 0 and not record.error else None
+        elif isinstance(record, ManualAnswer):
+            self.powered_off.update(record.powered_off or ())
+            if record.step == self.current:
+                self.acted = self.current if record.answer == "done" else None
+
+    def _step(self, record: StepStatus) -> None:
+        if record.status in ("done", "skipped"):
+            if record.step not in self.completed:
+                self.completed.append(record.step)
+            self.last = {"index": record.index, "step": record.step,
+                         "title": record.title if record.title is not None else ""}
+            self.current, self.acted = None, None
+        elif record.status in ("started", "resumed"):
+            # A resumed step keeps what was done before the interruption; a started one begins afresh.
+            self.current, self.acted = record.step, (self.acted if record.status == "resumed" else None)
 
 
 def find_interrupted(directory: Path | None = None, *, max_age: float = RESUME_MAX_AGE) -> ResumePoint | None:
@@ -295,3 +337,21 @@ def find_interrupted(directory: Path | None = None, *, max_age: float = RESUME_M
         if point is not None:
             return point
     return None
+
+
+def open_incident_journal(explicit: str | os.PathLike[str] | None,
+                          argv: Iterable[str] = ()) -> tuple[Journal, ResumePoint | None]:
+    """The journal a front end appends to, and the unfinished playbook run in it (None if there is none).
+
+    ``explicit`` (``--journal PATH``) is used as given, and its unfinished run offered if it holds
+    one; without it, the recent journal holding an unfinished run is continued (one incident, one
+    journal), else a new one is started. ``argv`` goes into the session record, redacted.
+    Raises :class:`JournalError` when the journal cannot be read or opened.
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        point = interrupted_run(read_journal(path).records, path) if path.exists() else None
+    else:
+        point = find_interrupted()
+        path = point.path if point else new_path()
+    return Journal.open(path, argv=argv), point

@@ -9,9 +9,11 @@ the first verdict that was not healthy to the first healthy one after it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
+from poolterm.actions import records as rec
 from poolterm.actions.journal import JournalFile
-from poolterm.diagnosis.drill import SCORE_RECORD, START_RECORD
+from poolterm.actions.records import Entry, operator_of
 
 #: Output lines of a command quoted in the markdown timeline (the JSON keeps them all).
 OUTPUT_LINES = 6
@@ -21,53 +23,68 @@ OUTPUT_LINES = 6
 
 
 def build_report(contents: JournalFile) -> dict:
-    records = contents.records
-    start = records[0]["t"]
+    entries = rec.entries(contents.records)
+    first, last = entries[0], entries[-1]
     report: dict = {
         "journal": str(contents.path),
-        "records": len(records),
+        "records": len(entries),
         "torn_last_line": contents.torn,
         "unreadable_lines": contents.bad_lines,
-        "started": records[0]["at"],
-        "ended": records[-1]["at"],
-        "seconds": round(records[-1]["t"] - start, 3),
-        "operators": sorted({r["operator"] for r in records if r.get("operator")}),
-        "jump_hosts": sorted({r["jump_host"] for r in records if r.get("jump_host")}),
-        "verdicts": [_pick(r, "at", "pool", "verdict", "master", "summary") for r in records
-                     if r["kind"] == "verdict"],
-        "playbooks": _playbooks(records),
-        "commands": _commands(records),
-        "refusals": [_pick(r, "at", "host", "command", "rule", "reason", "instead", "operator", "run", "step")
-                     for r in records if r["kind"] == "refused"],
-        "overrides": [_pick(r, "at", "host", "command", "rule", "reason", "accepted", "operator") for r in records
-                      if r["kind"] == "override"],
-        "drills": [_pick(r, "at", "drill", "operator", "outcome", "seconds", "elapsed", "refusals", "overrides",
-                         "skipped", "commands", "changes") for r in records if r["kind"] == SCORE_RECORD],
+        "started": first.at,
+        "ended": last.at,
+        "seconds": round(last.t - first.t, 3),
+        "operators": sorted({who for e in entries if (who := operator_of(e.record))}),
+        "jump_hosts": sorted({e.record.jump_host for e in entries
+                              if isinstance(e.record, rec.Session) and e.record.jump_host}),
+        "verdicts": [_verdict(e, e.record) for e in entries if isinstance(e.record, rec.PoolVerdict)],
+        "playbooks": _playbooks(entries),
+        "commands": _commands(entries),
+        "refusals": [_refusal(e, e.record) for e in entries if isinstance(e.record, rec.Refusal)],
+        "overrides": [_override(e, e.record) for e in entries if isinstance(e.record, rec.Override)],
+        "drills": [_drill(e, e.record) for e in entries if isinstance(e.record, rec.DrillScored)],
     }
-    report["recovery"] = _recovery(report["verdicts"], records)
-    report["timeline"] = _timeline(records, start)
+    report["recovery"] = _recovery(report["verdicts"])
+    report["timeline"] = _timeline(entries, first.t)
     return report
 
 
-def _pick(record: dict, *keys: str) -> dict:
-    return {k: record.get(k) for k in keys}
+def _verdict(e: Entry, r: rec.PoolVerdict) -> dict:
+    return {"at": e.at, "pool": r.pool, "verdict": r.verdict, "master": r.master, "summary": r.summary}
 
 
-def _playbooks(records: list[dict]) -> list[dict]:
-    runs: dict[str, dict] = {}
-    for r in records:
-        run = r.get("run")
-        if r["kind"] == "playbook-start":
-            runs[run] = {"run": run, "playbook": r.get("playbook"), "pool": r.get("pool"),
-                         "operator": r.get("operator"), "started": r["at"], "bindings": r.get("bindings"),
-                         "steps": [], "resumed": [], "outcome": None, "reason": None, "ended": None}
-        elif run in runs and r["kind"] == "playbook-resume":
-            runs[run]["resumed"].append({"at": r["at"], "operator": r.get("operator"), "index": r.get("index")})
-        elif run in runs and r["kind"] == "step" and r.get("status") != "fact":
-            runs[run]["steps"].append(_pick(r, "at", "index", "step", "title", "status", "detail"))
-        elif run in runs and r["kind"] == "playbook-end":
-            runs[run].update(outcome=r.get("outcome"), reason=r.get("reason"), advice=r.get("advice"),
-                             ended=r["at"])
+def _refusal(e: Entry, r: rec.Refusal) -> dict:
+    return {"at": e.at, "host": r.host, "command": r.command, "rule": r.rule, "reason": r.reason,
+            "instead": r.instead, "operator": r.operator, "run": r.run, "step": r.step}
+
+
+def _override(e: Entry, r: rec.Override) -> dict:
+    return {"at": e.at, "host": r.host, "command": r.command, "rule": r.rule, "reason": r.reason,
+            "accepted": r.accepted, "operator": r.operator}
+
+
+def _drill(e: Entry, r: rec.DrillScored) -> dict:
+    return {"at": e.at, "drill": r.drill, "operator": r.operator, "outcome": r.outcome, "seconds": r.seconds,
+            "elapsed": r.elapsed, "refusals": r.refusals, "overrides": r.overrides, "skipped": r.skipped,
+            "commands": r.commands, "changes": r.changes}
+
+
+def _playbooks(entries: list[Entry]) -> list[dict]:
+    runs: dict[str | None, dict] = {}
+    for e in entries:
+        r = e.record
+        if isinstance(r, rec.PlaybookStart):
+            runs[r.run] = {"run": r.run, "playbook": r.playbook, "pool": r.pool, "operator": r.operator,
+                           "started": e.at, "bindings": r.bindings, "steps": [], "resumed": [], "outcome": None,
+                           "reason": None, "ended": None}
+        elif rec.run_of(r) not in runs:
+            continue
+        elif isinstance(r, rec.PlaybookResume):
+            runs[r.run]["resumed"].append({"at": e.at, "operator": r.operator, "index": r.index})
+        elif isinstance(r, rec.StepStatus) and r.status != "fact":
+            runs[r.run]["steps"].append({"at": e.at, "index": r.index, "step": r.step, "title": r.title,
+                                         "status": r.status, "detail": r.detail})
+        elif isinstance(r, rec.PlaybookEnd):
+            runs[r.run].update(outcome=r.outcome, reason=r.reason, advice=r.advice, ended=e.at)
     for item in runs.values():
         if item["ended"]:
             item["seconds"] = _seconds_between(item["started"], item["ended"])
@@ -76,23 +93,28 @@ def _playbooks(records: list[dict]) -> list[dict]:
     return list(runs.values())
 
 
-def _commands(records: list[dict]) -> list[dict]:
-    commands: dict[str, dict] = {}
-    for r in records:
-        if r["kind"] == "command-start":
-            commands[r["id"]] = {**_pick(r, "id", "host", "command", "operator", "changes_pool", "run", "step",
-                                         "query"),
-                                 "started": r["at"], "ended": None, "exit_status": None, "error": None,
-                                 "seconds": None, "output": []}
-        elif r["kind"] == "output" and r.get("id") in commands:
-            commands[r["id"]]["output"].append(r.get("line", ""))
-        elif r["kind"] == "command-end" and r.get("id") in commands:
-            commands[r["id"]].update(ended=r["at"], exit_status=r.get("exit_status"), error=r.get("error") or None,
-                                     seconds=r.get("seconds"), deadline_hit=r.get("deadline_hit"))
+def _commands(entries: list[Entry]) -> list[dict]:
+    commands: dict[str | None, dict] = {}
+    for e in entries:
+        r = e.record
+        if isinstance(r, rec.CommandStart):
+            commands[r.id] = {"id": r.id, "host": r.host, "command": r.command, "operator": r.operator,
+                              "changes_pool": r.changes_pool, "run": r.run, "step": r.step, "query": r.query,
+                              "started": e.at, "ended": None, "exit_status": None, "error": None,
+                              "seconds": None, "output": []}
+        elif isinstance(r, rec.OutputLine) and r.id in commands:
+            commands[r.id]["output"].append(_line(r))
+        elif isinstance(r, rec.CommandEnd) and r.id in commands:
+            commands[r.id].update(ended=e.at, exit_status=r.exit_status, error=r.error or None, seconds=r.seconds,
+                                  deadline_hit=r.deadline_hit)
     return list(commands.values())
 
 
-def _recovery(verdicts: list[dict], records: list[dict]) -> dict | None:
+def _line(r: rec.OutputLine) -> str:
+    return r.line if r.line is not None else ""
+
+
+def _recovery(verdicts: list[dict]) -> dict | None:
     broken = next((v for v in verdicts if v["verdict"] != "healthy"), None)
     if broken is None:
         return None
@@ -116,85 +138,126 @@ def _parse_time(stamp: str) -> datetime:
 # --------------------------------------------------------------------------- the timeline
 
 
-def _timeline(records: list[dict], start: float) -> list[dict]:
-    ends = {r["id"]: r for r in records if r["kind"] == "command-end" and "id" in r}
+def _timeline(entries: list[Entry], start: float) -> list[dict]:
+    ends = {e.record.id: e.record for e in entries if isinstance(e.record, rec.CommandEnd) and e.record.id is not None}
     outputs: dict[str, list[str]] = {}
-    for r in records:
-        if r["kind"] == "output":
-            outputs.setdefault(r.get("id", ""), []).append(r.get("line", ""))
-    entries = []
-    for r in records:
-        text = _describe(r, ends)
+    for e in entries:
+        if isinstance(e.record, rec.OutputLine):
+            outputs.setdefault(e.record.id if e.record.id is not None else "", []).append(_line(e.record))
+    timeline = []
+    for e in entries:
+        describe = _DESCRIBE.get(type(e.record))
+        text = describe(e.record, ends) if describe is not None else None
         if text is None:
             continue
-        entry = {"at": r["at"], "offset": round(r["t"] - start, 3), "kind": r["kind"], "who": r.get("operator"),
-                 "text": text}
-        if r["kind"] == "command-start":
-            entry["output"] = outputs.get(r["id"], [])
-        entries.append(entry)
-    return entries
+        item = {"at": e.at, "offset": round(e.t - start, 3), "kind": e.kind, "who": operator_of(e.record),
+                "text": text}
+        if isinstance(e.record, rec.CommandStart):
+            item["output"] = outputs.get(e.record.id, [])  # type: ignore[arg-type]
+        timeline.append(item)
+    return timeline
 
 
-def _describe(r: dict, ends: dict[str, dict]) -> str | None:
-    kind = r["kind"]
-    if kind == "session":
-        return f"{r.get('operator')} started poolterm on {r.get('jump_host')}"
-    if kind == "verdict":
-        return f"verdict {_title(r.get('verdict'))} (pool {r.get('pool')}): {r.get('summary')}"
-    if kind == "playbook-start":
-        targets = ", ".join(f"{k}={_hosts(v)}" for k, v in (r.get("bindings") or {}).items())
-        return f"{r.get('operator')} started playbook {r.get('playbook')} on pool {r.get('pool')}" + \
-            (f" ({targets})" if targets else "")
-    if kind == "playbook-resume":
-        return f"{r.get('operator')} resumed playbook {r.get('playbook')} at step {(r.get('index') or 0) + 1}"
-    if kind == "step":
-        status = r.get("status")
-        if status == "fact":
-            return None
-        head = f"step {(r.get('index') or 0) + 1} {r.get('title')}"
-        detail = r.get("detail") or ""
-        if status == "started":
-            return f"{head}: started"
-        return f"{head}: {status}" + (f" ({detail})" if detail else "")
-    if kind == "command-start":
-        end = ends.get(r.get("id", ""))
-        return f"{r.get('operator')} ran on {r.get('host')}: `{r.get('command')}` -> {_result(end)}"
-    if kind == "confirm":
-        return f"{r.get('operator')} {'confirmed' if r.get('answer') else 'declined'} `{r.get('command')}` " \
-               f"on {r.get('host')}" + (" (--yes)" if r.get("by") == "--yes" else "")
-    if kind == "refused":
-        return f"REFUSED `{r.get('command')}` on {r.get('host')}: {r.get('reason')} Instead: {r.get('instead')}"
-    if kind == "override":
-        verdict = "accepted" if r.get("accepted") else "not accepted"
-        return f"OVERRIDE by {r.get('operator')} of {r.get('rule')} on {r.get('host')} ({verdict}): {r.get('reason')}"
-    if kind == "manual":
-        return f"{r.get('operator')} answered {r.get('answer')!r} to manual step {(r.get('index') or 0) + 1}"
-    if kind == "playbook-end":
-        return f"playbook {(r.get('outcome') or '').upper()}: {r.get('reason')}"
-    if kind == START_RECORD:
-        return f"DRILL {r.get('drill')}: the simulator injected the fault; {r.get('operator')} recovers the pool"
-    if kind == SCORE_RECORD:
-        return f"DRILL {r.get('drill')} scored: {_drill_result(r)}"
-    return None
+def _index(index: int | None) -> int:
+    """A step's number as people count: the journal's index is 0-based."""
+    return (index or 0) + 1
 
 
-def _drill_result(r: dict) -> str:
-    seconds = r.get("seconds")
+def _session(r: rec.Session, ends: dict) -> str:
+    return f"{r.operator} started poolterm on {r.jump_host}"
+
+
+def _pool_verdict(r: rec.PoolVerdict, ends: dict) -> str:
+    return f"verdict {_title(r.verdict)} (pool {r.pool}): {r.summary}"
+
+
+def _playbook_start(r: rec.PlaybookStart, ends: dict) -> str:
+    targets = ", ".join(f"{k}={_hosts(v)}" for k, v in (r.bindings or {}).items())
+    return f"{r.operator} started playbook {r.playbook} on pool {r.pool}" + (f" ({targets})" if targets else "")
+
+
+def _playbook_resume(r: rec.PlaybookResume, ends: dict) -> str:
+    return f"{r.operator} resumed playbook {r.playbook} at step {_index(r.index)}"
+
+
+def _step(r: rec.StepStatus, ends: dict) -> str | None:
+    if r.status == "fact":
+        return None
+    head = f"step {_index(r.index)} {r.title}"
+    if r.status == "started":
+        return f"{head}: started"
+    return f"{head}: {r.status}" + (f" ({r.detail})" if r.detail else "")
+
+
+def _command_start(r: rec.CommandStart, ends: dict[str, rec.CommandEnd]) -> str:
+    end = ends.get(r.id) if r.id is not None else None
+    return f"{r.operator} ran on {r.host}: `{r.command}` -> {_result(end)}"
+
+
+def _confirmation(r: rec.Confirmation, ends: dict) -> str:
+    return f"{r.operator} {'confirmed' if r.answer else 'declined'} `{r.command}` on {r.host}" + \
+        (" (--yes)" if r.by == "--yes" else "")
+
+
+def _refused(r: rec.Refusal, ends: dict) -> str:
+    return f"REFUSED `{r.command}` on {r.host}: {r.reason} Instead: {r.instead}"
+
+
+def _overridden(r: rec.Override, ends: dict) -> str:
+    verdict = "accepted" if r.accepted else "not accepted"
+    return f"OVERRIDE by {r.operator} of {r.rule} on {r.host} ({verdict}): {r.reason}"
+
+
+def _manual(r: rec.ManualAnswer, ends: dict) -> str:
+    return f"{r.operator} answered {r.answer!r} to manual step {_index(r.index)}"
+
+
+def _playbook_end(r: rec.PlaybookEnd, ends: dict) -> str:
+    return f"playbook {(r.outcome or '').upper()}: {r.reason}"
+
+
+def _drill_start(r: rec.DrillStart, ends: dict) -> str:
+    return f"DRILL {r.drill}: the simulator injected the fault; {r.operator} recovers the pool"
+
+
+def _drill_scored(r: rec.DrillScored, ends: dict) -> str:
+    return f"DRILL {r.drill} scored: {_drill_result(_drill_fields(r))}"
+
+
+def _drill_fields(r: rec.DrillScored) -> dict:
+    return {"seconds": r.seconds, "elapsed": r.elapsed, "refusals": r.refusals, "overrides": r.overrides,
+            "skipped": r.skipped, "commands": r.commands, "changes": r.changes}
+
+
+#: What the timeline says of each kind; a kind not here (a command's output, a manual step's
+#: question, a line of an unknown kind) is not a line of its own.
+_DESCRIBE: dict[type[rec.Record], Callable[..., str | None]] = {
+    rec.Session: _session, rec.PoolVerdict: _pool_verdict, rec.PlaybookStart: _playbook_start,
+    rec.PlaybookResume: _playbook_resume, rec.StepStatus: _step, rec.CommandStart: _command_start,
+    rec.Confirmation: _confirmation, rec.Refusal: _refused, rec.Override: _overridden, rec.ManualAnswer: _manual,
+    rec.PlaybookEnd: _playbook_end, rec.DrillStart: _drill_start, rec.DrillScored: _drill_scored,
+}
+
+
+def _drill_result(score: dict) -> str:
+    """A drill's score in words, from the report's drill fields."""
+    seconds = score.get("seconds")
     done = f"recovered in {_duration(seconds)}" if isinstance(seconds, (int, float)) else \
-        f"not recovered (quit after {_duration(r.get('elapsed') or 0)})"
-    return (f"{done}; {r.get('refusals')} guard refusal(s), {r.get('overrides')} overridden; "
-            f"{r.get('skipped')} step(s) skipped; {r.get('commands')} command(s), {r.get('changes')} changing the pool")
+        f"not recovered (quit after {_duration(score.get('elapsed') or 0)})"
+    return (f"{done}; {score.get('refusals')} guard refusal(s), {score.get('overrides')} overridden; "
+            f"{score.get('skipped')} step(s) skipped; {score.get('commands')} command(s), "
+            f"{score.get('changes')} changing the pool")
 
 
-def _result(end: dict | None) -> str:
+def _result(end: rec.CommandEnd | None) -> str:
     if end is None:
         return "no end recorded (interrupted)"
-    seconds = f" in {end.get('seconds'):g} s" if isinstance(end.get("seconds"), (int, float)) else ""
-    if end.get("error"):
-        return f"failed: {end['error']}{seconds}"
-    if end.get("deadline_hit"):
+    seconds = f" in {end.seconds:g} s" if isinstance(end.seconds, (int, float)) else ""
+    if end.error:
+        return f"failed: {end.error}{seconds}"
+    if end.deadline_hit:
         return f"timed out{seconds}"
-    return f"exit {end.get('exit_status')}{seconds}"
+    return f"exit {end.exit_status}{seconds}"
 
 
 def _title(verdict: str | None) -> str:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from poolterm.actions.journal import Journal, JournalError, find_interrupted, interrupted_run, new_path, read_journal
+from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
@@ -74,19 +74,10 @@ def run(args: argparse.Namespace) -> int:
         journal.close()
 
 
-def open_journal(args: argparse.Namespace):
+def open_journal(args: argparse.Namespace) -> tuple[Journal, ResumePoint | None]:
     """The journal (``--journal``, or the one holding an interrupted run, or a new one) and that run."""
-    from pathlib import Path
-
-
     try:
-        if args.journal:
-            path = Path(args.journal).expanduser()
-            point = interrupted_run(read_journal(path).records, path) if path.exists() else None
-        else:
-            point = find_interrupted()
-            path = point.path if point else new_path()
-        return Journal.open(path, argv=sys.argv), point
+        return open_incident_journal(args.journal, sys.argv)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
 

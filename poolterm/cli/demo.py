@@ -31,7 +31,7 @@ from poolterm.config.inventory import ConfigError, load_inventory
 from poolterm.diagnosis.drill import FAULT_DELAY, Drill, DrillError, check_name
 from poolterm.errors import UsageError
 from poolterm.playbooks.engine import Timing
-from poolterm.playbooks.runner import WAIT_INTERVAL
+from poolterm.playbooks.runner import probe_budget
 from poolterm.sim.runtime import Simulator, SimulatorError
 from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario
 from poolterm.sim.world import SimError
@@ -133,7 +133,7 @@ async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
             inventory = load_inventory(sim.hosts_yaml)
             params = sim.params
             timing = Timing(fuse=params.fuse, xapi_start=params.xapi_start, boot=params.boot,
-                            probe=WAIT_INTERVAL + inventory.probe.timeout + 5.0 + inventory.ssh.connect_timeout)
+                            probe=probe_budget(inventory.probe.timeout, inventory.ssh.connect_timeout))
             if args.journal is None:
                 # A drill's journal lives with its simulator: never offer to resume a real incident here.
                 args.journal = str(directory / "journal.jsonl")

@@ -18,38 +18,17 @@ import sys
 import textwrap
 from pathlib import Path
 
-from poolterm.actions.gate import (
-    CommandEnded,
-    CommandOutput,
-    CommandStarted,
-    ConfirmRequest,
-    GuardRefused,
-    Overridden,
-    OverrideRequest,
-)
-from poolterm.actions.journal import (
-    Journal,
-    JournalError,
-    ResumePoint,
-    find_interrupted,
-    interrupted_run,
-    new_path,
-    read_journal,
-)
+from poolterm.actions.gate import ConfirmRequest, OverrideRequest
+from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
+from poolterm.actions.records import PlaybookEnd
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.errors import UsageError
 from poolterm.playbooks import IDS, Playbook, PlaybookError, load_all, load_playbook
 from poolterm.playbooks.conditions import describe
-from poolterm.playbooks.engine import AskOperator, Finished, Timing, render, resume_at
-from poolterm.playbooks.runner import (
-    WAIT_INTERVAL,
-    PlaybookFinished,
-    PlaybookRunner,
-    PlaybookStarted,
-    StepEvent,
-    VerdictChanged,
-    Waiting,
-)
+from poolterm.playbooks.engine import AskOperator, Timing
+from poolterm.playbooks.narrate import Line, narrate
+from poolterm.playbooks.resume import describe_resume
+from poolterm.playbooks.runner import PlaybookFinished, PlaybookRunner, probe_budget
 from poolterm.probing.watch import Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
 
@@ -191,30 +170,18 @@ def run_playbook(args: argparse.Namespace) -> int:
     pool = pools[0]
     if args.target is not None and args.target not in {h.name for h in pool.hosts}:
         raise UsageError(f"--target {args.target}: no such host in pool {pool.name}")
-    try:
-        point = _interrupted(args)
-    except JournalError as exc:
-        raise UsageError(str(exc)) from None
     secrets = TerminalSecrets(_preset_password(args))
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
     timing = Timing(fuse=args.fuse, xapi_start=args.xapi_start, boot=args.boot,
-                    probe=WAIT_INTERVAL + timeout + 5.0 + inventory.ssh.connect_timeout)
-    path = Path(args.journal).expanduser() if args.journal else (point.path if point else new_path())
+                    probe=probe_budget(timeout, inventory.ssh.connect_timeout))
     try:
-        journal = Journal.open(path, argv=sys.argv)
+        journal, point = open_incident_journal(args.journal, sys.argv)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
     try:
         return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point, secrets))
     finally:
         journal.close()
-
-
-def _interrupted(args: argparse.Namespace) -> ResumePoint | None:
-    if args.journal:
-        path = Path(args.journal).expanduser()
-        return interrupted_run(read_journal(path).records, path) if path.exists() else None
-    return find_interrupted()
 
 
 def _preset_password(args: argparse.Namespace) -> str | None:
@@ -267,26 +234,16 @@ async def _offer_resume(point: ResumePoint | None, playbook: Playbook, pool: str
     """The interrupted run to resume; None to start afresh; False to stop here."""
     if point is None:
         return None
-    last = point.last_completed
-    done = f"step {last['index'] + 1} ({last['title']})" if last else "none"
-    out.line(f"unfinished: playbook {point.playbook} on pool {point.pool}, started {point.started} by "
-             f"{point.operator or 'unknown'} (journal {point.path})")
-    how_ended = f"it stopped: {point.reason}" if point.state == "stopped" else "poolterm was interrupted"
-    out.line(f"  last completed step: {done}; {how_ended}")
+    offer = describe_resume(point, playbook)
+    for line in offer.terminal_head:
+        out.line(line)
     if point.playbook != playbook.id or point.pool != pool:
         out.line(f"Finish or abandon it first: `poolterm playbook run {point.playbook}` resumes it.")
         if assume_yes or not await operator.yes_no(f"Abandon it and start {playbook.id}? [y/N] "):
             return False
         _abandon(point, journal)
         return None
-    at = resume_at(playbook, list(point.completed), point.acted)
-    if at.index >= len(playbook.steps):
-        out.line("Every step of it was completed; checking the goal.")
-    else:
-        step = playbook.steps[at.index]
-        how = " (its action was taken before the interruption: poolterm checks its effect first)" if at.acted else ""
-        title = render(step.title, {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()})
-        out.line(f"It resumes at step {at.index + 1} of {len(playbook.steps)}: {title}{how}.")
+    out.line(offer.terminal_resume)
     if assume_yes or await operator.yes_no("Resume it? [Y/n] ", default=True):
         return point
     _abandon(point, journal)
@@ -294,8 +251,8 @@ async def _offer_resume(point: ResumePoint | None, playbook: Playbook, pool: str
 
 
 def _abandon(point: ResumePoint, journal: Journal) -> None:
-    journal.write("playbook-end", run=point.run, outcome="abandoned", reason="the operator started afresh",
-                  advice="", index=None)
+    journal.write(PlaybookEnd(run=point.run, outcome="abandoned", reason="the operator started afresh", advice="",
+                              index=None))
 
 
 # --------------------------------------------------------------------------- the terminal as operator
@@ -381,88 +338,27 @@ def _print_wrapped(text: str, prefix: str) -> None:
 
 
 class Printer:
-    """Turns the runner's events into plain lines."""
+    """Prints the runner's events as :func:`poolterm.playbooks.narrate.narrate` tells them."""
 
     def __init__(self, journal: Journal):
         self.journal = journal
-        self.total = 0
 
     def line(self, text: str) -> None:
         print(text, flush=True)
 
     def event(self, event: object) -> None:
-        """The runner's ``on_event``: one handler per event type (by name: the runner loads lazily)."""
-        handler = {
-            "PlaybookStarted": self.started, "StepEvent": self.step, "CommandStarted": self.command_started,
-            "CommandOutput": self.command_output, "CommandEnded": self.command_ended, "GuardRefused": self.refused,
-            "Overridden": self.overridden, "Waiting": self.waiting, "VerdictChanged": self.verdict,
-            "PlaybookFinished": self.finished,
-        }.get(type(event).__name__)
-        if handler is not None:
-            handler(event)
+        """The runner's ``on_event``."""
+        told = narrate(event)
+        for line in told.transcript if told is not None else ():
+            _print_line(line)
+        if isinstance(event, PlaybookFinished):
+            print(f"journal: {self.journal.path}")
         sys.stdout.flush()
 
-    def started(self, e: PlaybookStarted) -> None:
-        self.total = len(e.playbook.steps)
-        targets = ", ".join(f"{k}={', '.join(v) if isinstance(v, tuple) else v or '-'}" for k, v in e.bindings.items())
-        resumed = f", resuming at step {e.resumed_at + 1}" if e.resumed_at is not None else ""
-        self.line(f"\nplaybook {e.playbook.id}: {e.playbook.title} (pool {e.pool}, run {e.run}{resumed})")
-        self.line(f"  targets: {targets}")
 
-    def step(self, e: StepEvent) -> None:
-        n = e.notice
-        head = f"step {n.index + 1}/{e.total}: {n.title}"
-        if n.kind == "step-started":
-            self.line(f"\n{head}")
-            _print_wrapped(n.detail, "  why: ")
-        elif n.kind == "step-skipped":
-            self.line(f"\n{head}: skipped ({n.detail})")
-        elif n.kind == "step-resumed":
-            self.line(f"\n{head}: resumed ({n.detail})")
-        elif n.kind == "step-done":
-            self.line(f"  ok: {n.detail}")
-        elif n.kind == "fact":
-            self.line(f"  learned: {n.detail}")
-
-    def command_started(self, e: CommandStarted) -> None:
-        where = f"{e.host} ({e.address})" if e.address else e.host
-        change = "" if e.changes_pool else " [read-only]"
-        self.line(f"  $ on {where}: {e.command}{change}")
-
-    def command_output(self, e: CommandOutput) -> None:
-        self.line(f"  | {e.line}")
-
-    def command_ended(self, e: CommandEnded) -> None:
-        if e.error:
-            self.line(f"  failed: {e.error} ({e.seconds:g} s)")
-        elif e.deadline_hit:
-            self.line(f"  timed out ({e.seconds:g} s)")
-        else:
-            self.line(f"  exit {e.exit_status} ({e.seconds:g} s)")
-
-    def refused(self, e: GuardRefused) -> None:
-        _print_wrapped(f"REFUSED `{e.command}` on {e.host}: {e.refusal.reason}", "  ")
-        _print_wrapped(f"instead: {e.refusal.instead}", "  ")
-
-    def overridden(self, e: Overridden) -> None:
-        if e.accepted:
-            self.line(f"  override accepted for {e.host} (reason journaled: {e.reason})")
-        else:
-            self.line("  override not accepted: it needs the exact host name and a reason")
-
-    def waiting(self, e: Waiting) -> None:
-        _print_wrapped(f"waiting up to {e.seconds_left:.0f} s for: {e.expect} (now: {e.detail})", "  ")
-
-    def verdict(self, e: VerdictChanged) -> None:
-        _print_wrapped(f"verdict: {e.verdict.title}: {e.summary}", "  ")
-
-    def finished(self, e: PlaybookFinished) -> None:
-        f: Finished = e.finished
-        label = {"done": "DONE", "healthy": "NOTHING TO DO", "incomplete": "INCOMPLETE",
-                 "stopped": "STOPPED", "not-applicable": "NOT APPLICABLE"}.get(f.outcome, f.outcome.upper())
-        self.line("")
-        _print_wrapped(f"{label}: {f.reason}", "")
-        if f.advice:
-            _print_wrapped(f"next: {f.advice}", "")
-        self.line(f"journal: {self.journal.path}")
-
+def _print_line(line: Line) -> None:
+    if line.wrap:
+        for wrapped in _wrap(line.text, line.indent):
+            print(wrapped)
+    else:
+        print(line.indent + line.text)

@@ -1,6 +1,6 @@
 """hosts.yaml → :class:`Inventory`, with every mistake reported as ``FILE:LINE: KEY: message``.
 
-The file (see DESIGN.md "hosts.yaml")::
+The file (see docs/architecture.md, "From hosts.yaml to a pixel")::
 
     ssh:                          # defaults for every host, all optional
       user: root
@@ -45,18 +45,15 @@ one line pointing at the place to fix.
 
 from __future__ import annotations
 
-import difflib
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
+from poolterm.datafile import DataFile, Keys, at_key, child, is_null, line_of
 from poolterm.errors import ConfigError
 from poolterm.xe import address_key, validate_address, validate_name
 
@@ -182,154 +179,37 @@ def find_inventory(explicit: str | None, *, cwd: Path | None = None,
 def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read, validate and resolve a hosts.yaml; :class:`ConfigError` on any problem."""
     path = Path(path)
-    label = str(path)
-    text = _read_text(path, label)
-    root = _compose(text, label)
-    return _Loader(label, path.absolute().parent).inventory(path, root)
-
-
-def _read_text(path: Path, label: str) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(label, f"cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # e.g. a NUL byte in the path
-        raise ConfigError(label, f"cannot read: {exc}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(label, f"not UTF-8 text (byte 0x{data[exc.start]:02x})",
-                          line=line) from None
-
-
-def _compose(text: str, label: str) -> Node | None:
-    # compose (not load) keeps every node's line, for messages that point at the place.
-    # libyaml composes 1000 hosts in ~20 ms where the pure-Python loader takes ~300 ms.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.problem and exc.context and exc.context_mark:
-            # The opening of an unclosed bracket or quote is usually the line to fix.
-            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        raise ConfigError(label, f"YAML syntax error: {problem}", line=line, column=column) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise ConfigError(label, f"YAML syntax error: character {exc.character!r} is not allowed",
-                          line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(label, f"YAML syntax error: {exc}") from None
-    except RecursionError:
-        raise ConfigError(label, "YAML syntax error: nested too deeply") from None
+    return _Loader.read(path).inventory(path)
 
 
 # --------------------------------------------------------------------------- validation
 
-_TAG = "tag:yaml.org,2002:"
-_NULL, _INT, _FLOAT = (_TAG + t for t in ("null", "int", "float"))
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
-_CONSTRUCT = SafeConstructor()
 
-TOP_KEYS = ("ssh", "probe", "pools")
-SSH_KEYS = ("user", "port", "identity", "known_hosts", "jump", "config",
-            "connect_timeout", "keepalive_interval", "keepalive_count_max")
-PROBE_KEYS = ("interval", "timeout")
-POOL_KEYS = ("name", "hosts")
-HOST_KEYS = ("name", "address", "ssh_host", "port", "user", "identity", "known_hosts")
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL:
-        return "nothing"
-    return repr(node.value) if len(node.value) <= 40 else repr(node.value[:37] + "...")
+TOP = Keys(("ssh", "probe", "pools"))
+SSH = Keys(("user", "port", "identity", "known_hosts", "jump", "config",
+            "connect_timeout", "keepalive_interval", "keepalive_count_max"))
+PROBE = Keys(("interval", "timeout"))
+POOL = Keys(("name", "hosts"), required=("name",), missing=at_key("missing: every pool needs a name"))
+HOST = Keys(("name", "address", "ssh_host", "port", "user", "identity", "known_hosts"),
+            required=("name", "address"), missing=at_key("missing: every host needs a name and an address"))
 
 
-def _line(node: Node) -> int:
-    return node.start_mark.line + 1
+class _Loader(DataFile):
+    """Walks hosts.yaml's node tree; every check knows the node, hence the line."""
 
+    error = ConfigError
 
-def _child(parent: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else key
+    @property
+    def base_dir(self) -> Path:
+        """What relative paths in the file are relative to."""
+        return Path(self.file).absolute().parent
 
-
-class _Loader:
-    """Walks the composed node tree; every check knows the node, hence the line."""
-
-    def __init__(self, label: str, base_dir: Path):
-        self.label = label
-        self.base_dir = base_dir
-
-    def fail(self, node: Node, key: str | None, message: str) -> ConfigError:
-        return ConfigError(self.label, message, line=_line(node), key=key)
-
-    # ---- generic shapes
-
-    def mapping(self, node: Node, key: str, allowed: tuple[str, ...]) -> dict[str, tuple[Node, Node]]:
-        """Key name → (key node, value node), refusing unknown and repeated keys."""
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, key or None, f"expected a mapping, found {_describe(node)}")
-        entries: dict[str, tuple[Node, Node]] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise self.fail(key_node, key or None, "keys must be plain words")
-            name = key_node.value
-            path = _child(key, name)
-            if name in entries:
-                first = _line(entries[name][0])
-                raise self.fail(key_node, path, f"repeated key (first given on line {first})")
-            if name not in allowed:
-                raise self.fail(key_node, path, _unknown_key(name, allowed))
-            entries[name] = (key_node, value_node)
-        return entries
-
-    def sequence(self, node: Node, key: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            raise self.fail(node, key, f"expected a list, found {_describe(node)}")
-        return list(node.value)
-
-    def string(self, node: Node, key: str) -> str | None:
-        """A scalar's text (``port``-like numbers and ``yes`` are text here); None for null."""
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, key, f"expected a single value, found {_describe(node)}")
-        if node.tag == _NULL:
-            return None
-        if not node.tag.startswith(_TAG):
-            raise self.fail(node, key, f"YAML tag {node.tag!r} is not supported")
-        return node.value
-
-    def integer(self, node: Node, key: str, low: int, high: int) -> int:
-        if not isinstance(node, ScalarNode) or node.tag != _INT:
-            raise self.fail(node, key, f"expected a whole number {low}..{high}, found {_describe(node)}")
-        try:
-            value = _CONSTRUCT.construct_yaml_int(node)
-        except (ValueError, IndexError, yaml.YAMLError):
-            raise self.fail(node, key, f"expected a whole number, found {_describe(node)}") from None
-        if not low <= value <= high:
-            raise self.fail(node, key, f"must be between {low} and {high}, not {value}")
-        return value
+    # ---- values particular to hosts.yaml
 
     def seconds(self, node: Node, key: str) -> float:
-        if not isinstance(node, ScalarNode) or node.tag not in (_INT, _FLOAT):
-            raise self.fail(node, key, f"expected a number of seconds, found {_describe(node)}")
-        try:
-            construct = _CONSTRUCT.construct_yaml_int if node.tag == _INT else _CONSTRUCT.construct_yaml_float
-            value = float(construct(node))
-        except (ValueError, IndexError, OverflowError, yaml.YAMLError):
-            raise self.fail(node, key, f"expected a number of seconds, found {_describe(node)}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise self.fail(node, key, f"must be a positive number of seconds, not {node.value}")
-        return value
+        return self.number(node, key, "expected a number of seconds, found {found}", above=0,
+                           out_of_range="must be a positive number of seconds, not {text}")
 
     def checked(self, node: Node, key: str, validate, what: str) -> str:
         """A required-shape string passed through one of the xe validators."""
@@ -379,19 +259,16 @@ class _Loader:
 
     # ---- sections
 
-    def inventory(self, path: Path, root: Node | None) -> Inventory:
-        if root is None:
-            raise ConfigError(self.label, "file is empty; expected 'pools:' with at least one pool", line=1)
-        top = self.mapping(root, "", TOP_KEYS)
-        ssh = self.ssh(top["ssh"][1]) if "ssh" in top else SshSettings()
-        probe = self.probe(top["probe"][1]) if "probe" in top else ProbeSettings()
-        if "pools" not in top:
-            raise self.fail(root, "pools", "missing: list at least one pool with its hosts")
-        pools = self.pools(top["pools"][1], ssh)
+    def inventory(self, path: Path) -> Inventory:
+        root = self.top("file is empty; expected 'pools:' with at least one pool")
+        top = self.mapping(root, "", TOP)
+        ssh = self.ssh(top["ssh"]) if "ssh" in top else SshSettings()
+        probe = self.probe(top["probe"]) if "probe" in top else ProbeSettings()
+        pools = self.pools(top.require("pools", "missing: list at least one pool with its hosts"), ssh)
         return Inventory(path=path, ssh=ssh, probe=probe, pools=pools)
 
     def ssh(self, node: Node) -> SshSettings:
-        if isinstance(node, ScalarNode) and node.tag == _NULL:
+        if is_null(node):
             return SshSettings()
         readers = {
             "user": lambda n, k: self.user(n, k) or DEFAULT_USER,
@@ -404,9 +281,8 @@ class _Loader:
             "keepalive_interval": self.seconds,
             "keepalive_count_max": lambda n, k: self.integer(n, k, 1, 1000),
         }
-        entries = self.mapping(node, "ssh", SSH_KEYS)
-        return SshSettings(**{name: readers[name](value, _child("ssh", name))
-                              for name, (_, value) in entries.items()})
+        fields = self.mapping(node, "ssh", SSH)
+        return SshSettings(**{name: readers[name](value, fields.at(name)) for name, value in fields.items()})
 
     def known_hosts(self, node: Node, key: str) -> Path:
         if self.string(node, key) is None:
@@ -414,11 +290,10 @@ class _Loader:
         return self.path(node, key)
 
     def probe(self, node: Node) -> ProbeSettings:
-        if isinstance(node, ScalarNode) and node.tag == _NULL:
+        if is_null(node):
             return ProbeSettings()
-        entries = self.mapping(node, "probe", PROBE_KEYS)
-        return ProbeSettings(**{name: self.seconds(value, _child("probe", name))
-                                for name, (_, value) in entries.items()})
+        fields = self.mapping(node, "probe", PROBE)
+        return ProbeSettings(**{name: self.seconds(value, fields.at(name)) for name, value in fields.items()})
 
     def pools(self, node: Node, ssh: SshSettings) -> tuple[Pool, ...]:
         items = self.sequence(node, "pools")
@@ -427,16 +302,11 @@ class _Loader:
         seen = _Seen()
         pools = []
         for index, item in enumerate(items):
-            key = _child("pools", index)
-            entries = self.mapping(item, key, POOL_KEYS)
-            if "name" not in entries:
-                raise self.fail(item, _child(key, "name"), "missing: every pool needs a name")
-            name_node = entries["name"][1]
-            name = self.checked(name_node, _child(key, "name"), validate_name, "a pool name")
-            seen.check(self, "pool name", name, name_node, _child(key, "name"))
-            if "hosts" not in entries:
-                raise self.fail(item, _child(key, "hosts"), f"missing: pool {name!r} lists no hosts")
-            hosts = self.hosts(entries["hosts"][1], _child(key, "hosts"), name, ssh, seen)
+            fields = self.mapping(item, child("pools", index), POOL)
+            name = self.checked(fields["name"], fields.at("name"), validate_name, "a pool name")
+            seen.check(self, "pool name", name, fields["name"], fields.at("name"))
+            hosts_node = fields.require("hosts", f"missing: pool {name!r} lists no hosts")
+            hosts = self.hosts(hosts_node, fields.at("hosts"), name, ssh, seen)
             pools.append(Pool(name=name, hosts=hosts))
         return tuple(pools)
 
@@ -444,24 +314,20 @@ class _Loader:
         items = self.sequence(node, key)
         if not items:
             raise self.fail(node, key, f"pool {pool!r} is empty: list at least one host")
-        return tuple(self.host(item, _child(key, index), pool, ssh, seen)
+        return tuple(self.host(item, child(key, index), pool, ssh, seen)
                      for index, item in enumerate(items))
 
     def host(self, node: Node, key: str, pool: str, ssh: SshSettings, seen: _Seen) -> HostSpec:
-        entries = self.mapping(node, key, HOST_KEYS)
-        for required in ("name", "address"):
-            if required not in entries:
-                raise self.fail(node, _child(key, required), "missing: every host needs a name and an address")
-        name_node, address_node = entries["name"][1], entries["address"][1]
-        name = self.checked(name_node, _child(key, "name"), validate_name, "a host name")
-        seen.check(self, "host name", name, name_node, _child(key, "name"))
-        address = self.address(address_node, _child(key, "address"))
-        seen.check(self, "address", address_key(address), address_node, _child(key, "address"))
+        fields = self.mapping(node, key, HOST)
+        name = self.checked(fields["name"], fields.at("name"), validate_name, "a host name")
+        seen.check(self, "host name", name, fields["name"], fields.at("name"))
+        address = self.address(fields["address"], fields.at("address"))
+        seen.check(self, "address", address_key(address), fields["address"], fields.at("address"))
 
         def optional(field_name: str, read):
-            if field_name not in entries:
+            if field_name not in fields:
                 return None
-            return read(entries[field_name][1], _child(key, field_name))
+            return read(fields[field_name], fields.at(field_name))
 
         ssh_host = optional("ssh_host", _unless_null(self.address))
         port = optional("port", _unless_null(self.port))
@@ -483,7 +349,7 @@ class _Loader:
 
 def _unless_null(read):
     """Wrap a reader so that an explicit null means "not set here"."""
-    return lambda node, key: None if isinstance(node, ScalarNode) and node.tag == _NULL else read(node, key)
+    return lambda node, key: None if is_null(node) else read(node, key)
 
 
 class _Seen:
@@ -497,14 +363,7 @@ class _Seen:
         if slot in self.first_line:
             first = self.first_line[slot]
             raise loader.fail(node, key, f"duplicate {kind} {node.value!r} (first used on line {first})")
-        self.first_line[slot] = _line(node)
-
-
-def _unknown_key(name: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-    if close:
-        return f"unknown key; did you mean {close[0]!r}?"
-    return f"unknown key (expected one of: {', '.join(allowed)})"
+        self.first_line[slot] = line_of(node)
 
 
 def _unreadable(path: Path) -> str | None:

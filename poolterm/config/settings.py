@@ -25,25 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import Node
 
-from poolterm.errors import PooltermError
+from poolterm.datafile import DataFile, Keys, at_key, is_null
+from poolterm.errors import SettingsError
 
 APP_NAME = "poolterm"
 SETTINGS_NAME = "config.yaml"
 DEFAULT_THEME = "poolterm-dark"
 KEYS = ("theme", "keymap", "low_bandwidth", "ascii", "save_dir")
 
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
 # Textual key names joined by commas: "ctrl+s", "space,r", "question_mark".
 _KEY_LIST = re.compile(r"[a-z0-9_+]+(?:,[a-z0-9_+]+)*")
 _BINDING_ID = re.compile(r"[a-z][a-z0-9-]*")
-
-
-class SettingsError(PooltermError):
-    """A mistake in the settings file; ``str()`` is one line."""
 
 
 @dataclass(frozen=True)
@@ -76,78 +70,52 @@ def default_save_dir() -> Path:
 
 def load_settings(path: Path | None = None) -> Settings:
     path = path or settings_path()
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    reader = _Reader.read(path, missing_ok=True)
+    if reader is None:
         return Settings()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark else label
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise SettingsError(f"{where}: YAML syntax error: {problem}") from None
-    if root is None:
-        return Settings(path=path)
-    return _Reader(label, path).settings(root)
+    return reader.settings(path)
 
 
-class _Reader:
-    def __init__(self, label: str, path: Path):
-        self.label = label
-        self.path = path
+# The settings file's shape; the messages are the ones this file has always given.
+TOP = Keys(KEYS, unknown=at_key("unknown setting (expected one of: {allowed})"), repeated="given twice",
+           expected=f"expected a mapping of settings ({', '.join(KEYS)})")
+KEYMAP = Keys(repeated="given twice", expected="expected a mapping of binding id to keys, e.g. pause: ctrl+s")
+SINGLE = "expected a single value"
 
-    def fail(self, node: Node, key: str, message: str) -> SettingsError:
-        return SettingsError(f"{self.label}:{node.start_mark.line + 1}: {key}: {message}")
 
-    def settings(self, root: Node) -> Settings:
-        if not isinstance(root, MappingNode):
-            raise SettingsError(f"{self.label}:1: expected a mapping of settings ({', '.join(KEYS)})")
-        values: dict[str, object] = {}
-        for key_node, value in root.value:
-            key = key_node.value if isinstance(key_node, ScalarNode) else "?"
-            if key not in KEYS:
-                raise self.fail(key_node, key, f"unknown setting (expected one of: {', '.join(KEYS)})")
-            if key in values:
-                raise self.fail(key_node, key, "given twice")
-            values[key] = self.value(key, value)
-        return Settings(path=self.path, **{k: v for k, v in values.items() if v is not None})
+class _Reader(DataFile):
+    """config.yaml's checks: every value's node at hand, so every message has its line."""
 
-    def value(self, key: str, node: Node) -> object:
-        if isinstance(node, ScalarNode) and node.tag == _NULL:
-            return None
+    error = SettingsError
+
+    def settings(self, path: Path) -> Settings:
+        if self.root is None:
+            return Settings(path=path)
+        fields = self.mapping(self.root, "", TOP)
+        values = {name: self.setting(name, node, path) for name, node in fields.items() if not is_null(node)}
+        return Settings(path=path, **values)
+
+    def setting(self, key: str, node: Node, path: Path) -> object:
         if key in ("low_bandwidth", "ascii"):
-            if not isinstance(node, ScalarNode) or node.tag != _BOOL:
-                raise self.fail(node, key, "expected true or false")
-            return node.value.lower() in ("true", "yes", "on")
+            return self.boolean(node, key)
         if key == "keymap":
             return self.keymap(node)
-        text = self.scalar(node, key)
+        text = self.string(node, key, SINGLE) or ""
         if key == "save_dir":
-            path = Path(text).expanduser()
-            return path if path.is_absolute() else self.path.absolute().parent / path
+            save_dir = Path(text).expanduser()
+            return save_dir if save_dir.is_absolute() else path.absolute().parent / save_dir
         if not text:
             raise self.fail(node, key, "must not be empty")
         return text
 
-    def scalar(self, node: Node, key: str) -> str:
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, key, "expected a single value")
-        return node.value
-
     def keymap(self, node: Node) -> dict[str, str]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, "keymap", "expected a mapping of binding id to keys, e.g. pause: ctrl+s")
         keymap = {}
-        for key_node, value in node.value:
-            binding = self.scalar(key_node, "keymap")
-            where = f"keymap.{binding}"
+        fields = self.mapping(node, "keymap", KEYMAP)
+        for binding, value in fields.items():
+            where = fields.at(binding)
             if not _BINDING_ID.fullmatch(binding):
-                raise self.fail(key_node, where, "not a binding id (the help screen lists them)")
-            keys = self.scalar(value, where).replace(" ", "")
+                raise self.fail(fields.key_node(binding), where, "not a binding id (the help screen lists them)")
+            keys = (self.string(value, where, SINGLE) or "").replace(" ", "")
             if not _KEY_LIST.fullmatch(keys):
                 raise self.fail(value, where, f"not a key list: {keys!r} (e.g. ctrl+s or space,r)")
             keymap[binding] = keys

@@ -1,10 +1,13 @@
 """Observations in, one diagnosis out: per-host states, findings, a verdict per pool.
 
 Pure and total: any combination of observations (missing, stale, contradictory)
-yields exactly one verdict per pool. The rules follow xapi-facts §7: the role
+yields exactly one verdict per pool. The rules follow docs/xapi.md, "Telling the states apart": the role
 comes from pool.conf on each host, never from ``host-is-in-emergency-mode``
 (a running slave answers ``false`` for as long as its master is gone), and a
 forwarded ``xe`` that hangs is evidence, not an error.
+
+Why one module of this size: the rules read one another's conclusions (a split brain decides
+who is orphaned, a takeover decides what is lost), so they are ordered and read in one file.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ target, ask) or :class:`Refuse` (why, in one sentence, and what to do instead).
 The console's prompt and every playbook step go through the same function, so a
 command typed by hand is held to exactly the rules a playbook is.
 
-The rules come from the field notes and xapi-facts §4 "dangers":
+The rules come from the field notes and the dangers in docs/xapi.md ("Recovery procedures"):
 
 * ``pool-emergency-transition-to-master`` while another reachable host is a
   working master, or has just been promoted and is restarting into the role,

@@ -11,6 +11,9 @@ is written at once, but xapi only acts on it after the fuse and a restart. So
 "plot3 follows plot2" needs plot3's forwarded ``pool-list`` to be answered by
 plot2 (it returns plot2's uuid), and "plot2 is master" needs plot2 to answer as
 master itself.
+
+Why one module of this size: the condition language is one table (kind -> parser, checker,
+description); splitting the kinds apart would scatter what each word of a playbook means.
 """
 
 from __future__ import annotations

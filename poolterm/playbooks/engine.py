@@ -17,6 +17,9 @@ a step whose expectation already holds is skipped ("already so"), and the
 playbook ends as soon as its goal holds. A step whose expectation is not seen
 within its wait budget stops the playbook with what was seen and what to do.
 Every decision leaves a :class:`Notice` for the journal and the screen.
+
+Why one module of this size: the engine is one state machine (plan, run, wait, verify,
+resume); its transitions share state that splitting would have to pass around.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from poolterm.model import CommandResult, Verdict
-from poolterm.playbooks import Playbook, Step
 from poolterm.playbooks.conditions import (
     CONDITIONS,
     QUERIES,
@@ -43,6 +45,7 @@ from poolterm.playbooks.conditions import (
     follows,
     hosts_of,
 )
+from poolterm.playbooks.model import Playbook, Step
 from poolterm.xe import validate_address, validate_name, validate_uuid, wrap_timeout, xe_command
 
 #: Seconds a fact query (a read-only xe on the master) may take.

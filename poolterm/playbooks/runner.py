@@ -30,6 +30,15 @@ from poolterm.actions.gate import (
     Overridden,
 )
 from poolterm.actions.journal import Journal, ResumePoint
+from poolterm.actions.records import (
+    ManualAnswer,
+    ManualAsk,
+    PlaybookEnd,
+    PlaybookResume,
+    PlaybookStart,
+    PoolVerdict,
+    StepStatus,
+)
 from poolterm.diagnosis import guards
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, Observation, Verdict
@@ -47,6 +56,7 @@ from poolterm.playbooks.engine import (
     plan,
     resume_at,
 )
+from poolterm.probing.watch import DEADLINE_SLACK
 from poolterm.transport.ssh import Connections
 
 #: Seconds between probe rounds while a step waits for what it expects.
@@ -54,6 +64,15 @@ WAIT_INTERVAL = 0.5
 #: Seconds a diagnosis is reused: a round of a large pool publishes one observation per host, and
 #: diagnosing the whole pool on each of them would cost O(hosts²) per round.
 VIEW_REUSE = 0.1
+
+
+def probe_budget(timeout: float, connect_timeout: float) -> float:
+    """Seconds one probe round may take while a step waits for its effect (``Timing.probe``).
+
+    ``timeout`` is the probe's, ``connect_timeout`` the SSH connection's. A round can start up
+    to one fast interval late, may have to connect first, and the watcher gives up on a probe
+    only after its own slack above the timeout."""
+    return WAIT_INTERVAL + timeout + DEADLINE_SLACK + connect_timeout
 
 
 # --------------------------------------------------------------------------- events (for any UI)
@@ -94,6 +113,7 @@ class VerdictChanged:
 class PlaybookFinished:
     run: str
     finished: Finished
+    playbook: str = ""  # the playbook's id, for a log line that names the run's playbook
 
 
 Event = (PlaybookStarted | StepEvent | CommandStarted | CommandOutput | CommandEnded | GuardRefused | Overridden
@@ -187,8 +207,9 @@ class PlaybookRunner:
         pool = self.diagnosis().pools[0]
         if pool.verdict is not self._verdict and self._seen >= self._names:
             self._verdict = pool.verdict
-            self.journal.write("verdict", pool=pool.name, verdict=pool.verdict.value,
-                               severity=pool.verdict.severity.value, master=pool.master, summary=pool.summary)
+            self.journal.write(PoolVerdict(pool=pool.name, verdict=pool.verdict.value,
+                                           severity=pool.verdict.severity.value, master=pool.master,
+                                           summary=pool.summary))
             self._emit(VerdictChanged(pool.name, pool.verdict, pool.master, pool.summary))
         view = PoolView(pool, dict(self.watcher.observations))
         self._view = (now, view)
@@ -252,11 +273,12 @@ class PlaybookRunner:
             engine = self._resumed(playbook, resume)
         else:
             planned = plan(playbook, view, target)
-            self.journal.write("playbook-start", run=run_id, playbook=playbook.id, pool=self.pool.name,
-                               target=target, bindings=_jsonable(planned.bindings) if isinstance(planned, Plan)
-                               else {}, operator=self.journal.operator, verdict=view.verdict.value)
+            self.journal.write(PlaybookStart(
+                run=run_id, playbook=playbook.id, pool=self.pool.name, target=target,
+                bindings=_jsonable(planned.bindings) if isinstance(planned, Plan) else {},
+                operator=self.journal.operator, verdict=view.verdict.value))
             if isinstance(planned, Finished):
-                return self._finish(run_id, planned)
+                return self._finish(run_id, playbook, planned)
             engine = Engine(playbook, planned.bindings, self.timing, now=self.now())
         self._engine = engine
         self._emit(PlaybookStarted(run_id, playbook, self.pool.name, dict(engine.bindings),
@@ -269,9 +291,10 @@ class PlaybookRunner:
     def _resumed(self, playbook: Playbook, point: ResumePoint) -> Engine:
         bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
         at = resume_at(playbook, list(point.completed), point.acted)
-        self.journal.write("playbook-resume", run=point.run, playbook=playbook.id, pool=self.pool.name,
-                           index=at.index, step=playbook.steps[at.index].id if at.index < len(playbook.steps)
-                           else None, acted=at.acted, operator=self.journal.operator)
+        self.journal.write(PlaybookResume(
+            run=point.run, playbook=playbook.id, pool=self.pool.name, index=at.index,
+            step=playbook.steps[at.index].id if at.index < len(playbook.steps) else None, acted=at.acted,
+            operator=self.journal.operator))
         return Engine(playbook, bindings, self.timing, start=at.index, acted=at.acted,
                       powered_off=frozenset(point.powered_off), now=self.now())
 
@@ -281,7 +304,7 @@ class PlaybookRunner:
             action = engine.decide(self.view(), self.now())
             self._notices(engine, run_id)
             if isinstance(action, Finished):
-                return self._finish(run_id, action)
+                return self._finish(run_id, engine.playbook, action)
             if isinstance(action, Wait):
                 if action.detail != shown:
                     shown = action.detail
@@ -339,29 +362,29 @@ class PlaybookRunner:
         return action.sent(values)
 
     async def _manual(self, engine: Engine, action: AskOperator, run_id: str) -> None:
-        self.journal.write("manual-ask", run=run_id, step=action.step.id, index=action.index, text=action.text)
+        self.journal.write(ManualAsk(run=run_id, step=action.step.id, index=action.index, text=action.text))
         done = await self.operator.manual(action)
         if done:
             engine.operator_done(self.now())
             self._fast_pace()
         else:
             engine.operator_stopped()
-        self.journal.write("manual", run=run_id, step=action.step.id, index=action.index,
-                           answer="done" if done else "stop", operator=self.journal.operator,
-                           powered_off=sorted(engine.powered_off) if done else [])
+        self.journal.write(ManualAnswer(run=run_id, step=action.step.id, index=action.index,
+                                        answer="done" if done else "stop", operator=self.journal.operator,
+                                        powered_off=sorted(engine.powered_off) if done else []))
 
     def _notices(self, engine: Engine, run_id: str) -> None:
         status = {"step-started": "started", "step-skipped": "skipped", "step-done": "done",
                   "step-resumed": "resumed", "fact": "fact"}
         for notice in engine.drain():
-            self.journal.write("step", run=run_id, index=notice.index, step=notice.step_id, title=notice.title,
-                               status=status[notice.kind], detail=notice.detail, host=notice.host)
+            self.journal.write(StepStatus(run=run_id, index=notice.index, step=notice.step_id, title=notice.title,
+                                          status=status[notice.kind], detail=notice.detail, host=notice.host))
             self._emit(StepEvent(notice, len(engine.playbook.steps)))
 
-    def _finish(self, run_id: str, finished: Finished) -> Finished:
-        self.journal.write("playbook-end", run=run_id, outcome=finished.outcome, reason=finished.reason,
-                           advice=finished.advice, index=finished.index)
-        self._emit(PlaybookFinished(run_id, finished))
+    def _finish(self, run_id: str, playbook: Playbook, finished: Finished) -> Finished:
+        self.journal.write(PlaybookEnd(run=run_id, outcome=finished.outcome, reason=finished.reason,
+                                       advice=finished.advice, index=finished.index))
+        self._emit(PlaybookFinished(run_id, finished, playbook.id))
         return finished
 
     # ---- pacing the probes while waiting ---------------------------------------------------

@@ -5,44 +5,47 @@ parameter (`Cli_util.server_error`). A code that is not in the datamodel table i
 by the client as ``Error code: ...`` / ``Error parameters: ...`` instead.
 
 The table is loaded once, at import, and checked strictly: a malformed entry would
-otherwise surface as a wrong error text deep inside a simulated incident.
+otherwise surface as a wrong error text deep inside a simulated incident. A mistake
+is an :class:`~poolterm.errors.ErrorTableError`, ``FILE:LINE: CODE: message``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from poolterm.datafile import STR, DataFile, Fields, Keys, at_mapping, read_text
+from poolterm.errors import ErrorTableError
 
 ERRORS_FILE = Path(__file__).resolve().with_name("api_errors.yaml")
 
-
-class ErrorTableError(ValueError):
-    """The error table's data file is malformed."""
+_NEEDS = "needs exactly `doc` and `params`"
+# The table's shape: each error code, then its doc line and parameter names.
+TOP = Keys(expected="expected a mapping of error code -> doc/params")
+ENTRY = Keys(("doc", "params"), required=("doc", "params"), unknown=at_mapping(_NEEDS),
+             missing=at_mapping(_NEEDS), expected=_NEEDS)
 
 
 def parse(text: str, source: str = "api_errors.yaml") -> dict[str, tuple[str, tuple[str, ...]]]:
     """code -> (doc, parameter names), from the YAML mapping code -> {doc, params}."""
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ErrorTableError(f"{source}: expected a mapping of error code -> doc/params")
-    return {code: _entry(source, code, entry) for code, entry in data.items()}
+    data = DataFile.parse(text, source, ErrorTableError)
+    top = data.mapping(data.top(TOP.expected), "", TOP)
+    return {code: _entry(data, top, code) for code in top}
 
 
-def _entry(source: str, code: object, entry: object) -> tuple[str, tuple[str, ...]]:
-    if not isinstance(code, str):
-        raise ErrorTableError(f"{source}: error code {code!r} is not a string")
-    if not isinstance(entry, dict) or set(entry) != {"doc", "params"}:
-        raise ErrorTableError(f"{source}: {code}: needs exactly `doc` and `params`")
-    doc, params = entry["doc"], entry["params"]
+def _entry(data: DataFile, top: Fields, code: str) -> tuple[str, tuple[str, ...]]:
+    key = top.key_node(code)
+    if key.tag != STR:  # `7:` is a number to YAML, never an error code
+        raise data.fail(key, None, f"error code {data.value(key, code)!r} is not a string")
+    fields = data.mapping(top[code], code, ENTRY)
+    doc, params = (data.value(fields[key], fields.at(key)) for key in ENTRY.allowed)
     if not isinstance(doc, str):
-        raise ErrorTableError(f"{source}: {code}: `doc` must be a string, not {doc!r}")
+        raise data.fail(fields["doc"], code, f"`doc` must be a string, not {doc!r}")
     if not isinstance(params, list) or not all(isinstance(name, str) for name in params):
-        raise ErrorTableError(f"{source}: {code}: `params` must be a list of strings, not {params!r}")
+        raise data.fail(fields["params"], code, f"`params` must be a list of strings, not {params!r}")
     return doc, tuple(params)
 
 
-ERRORS = parse(ERRORS_FILE.read_text(encoding="utf-8"))
+ERRORS = parse(read_text(ERRORS_FILE, ErrorTableError))
 
 # What an API call to an address that does not answer raises inside xapi, as
 # `ExnHelper.string_of_exn` shows it in INTERNAL_ERROR's message.

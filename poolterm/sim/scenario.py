@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from yaml.nodes import Node
 
-from poolterm.errors import PooltermError
+from poolterm.datafile import DataFile, Keys, at_mapping
+from poolterm.errors import ScenarioError
 from poolterm.sim.world import SimError
 from poolterm.transport.sshlib import asyncssh
 
@@ -37,23 +38,33 @@ if TYPE_CHECKING:
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 KINDS = ("ctl", "run", "wait_until", "sleep")
-STEP_KEYS = {*KINDS, "note", "fault", "tags"}
-FIELDS = {
-    "ctl": ({"action", "host"}, {"action"}),
-    "run": (
-        {"host", "command", "stdin", "expect_exit", "expect_stdout", "expect_stderr", "timeout"},
-        {"host", "command"},
-    ),
-    "wait_until": ({"host", "field", "equals", "timeout"}, {"host", "field", "equals"}),
-}
 DEFAULT_WAIT = 60.0
 DEFAULT_RUN_TIMEOUT = 60.0
 CONNECT_TIMEOUT = 10.0
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.(address|uuid|name)\s*\}\}")
 
+# The shape of a scenario file; a step names its number, a key out of place is named in the message.
+TOP = Keys(expected="expected a mapping with a list of steps")
+STEP = Keys((*KINDS, "note", "fault", "tags"), unknown=at_mapping("unknown key {name!r}"),
+            expected="expected a mapping")
 
-class ScenarioError(PooltermError):
-    """A scenario file that cannot be run as written: names the file and the step."""
+
+def _body(kind: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> Keys:
+    """The fields of a step kind; ``required`` in alphabetical order, the first missing one is named."""
+    return Keys(allowed, required, unknown=at_mapping(kind + " has unknown field {name!r}"),
+                missing=at_mapping(kind + " needs {name!r}"), expected=f"{kind} takes a mapping")
+
+
+BODIES = {
+    "ctl": _body("ctl", ("action", "host"), ("action",)),
+    "run": _body("run", ("host", "command", "stdin", "expect_exit", "expect_stdout", "expect_stderr", "timeout"),
+                 ("command", "host")),
+    "wait_until": _body("wait_until", ("host", "field", "equals", "timeout"), ("equals", "field", "host")),
+}
+
+
+class _StepFailed(Exception):
+    """A step that cannot be carried out against the running simulator (a name it does not know)."""
 
 
 @dataclass(frozen=True)
@@ -85,43 +96,38 @@ def load_scenario(path_or_name: str | Path) -> Scenario:
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
         path = SCENARIO_DIR / f"{path_or_name}.yaml"
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
+    reader = _Reader.read(path, missing_ok=True)
+    if reader is None:
         known = ", ".join(scenario_names())
-        raise ScenarioError(f"no scenario {str(path_or_name)!r} (shipped: {known})") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
-        raise ScenarioError(f"{path}: expected a mapping with a list of steps")
-    for i, step in enumerate(doc["steps"], 1):
-        _check_step(path, i, step)
-    return Scenario(path.stem, path, str(doc.get("description", "")).strip(), tuple(doc["steps"]))
+        raise ScenarioError(None, f"no scenario {str(path_or_name)!r} (shipped: {known})")
+    return reader.scenario(path)
 
 
-def _check_step(path: Path, index: int, step: Any) -> None:
-    where = f"{path}: step {index}"
-    if not isinstance(step, dict):
-        raise ScenarioError(f"{where}: expected a mapping")
-    kinds = [k for k in KINDS if k in step]
-    if len(kinds) != 1:
-        raise ScenarioError(f"{where}: needs exactly one of {', '.join(KINDS)}")
-    unknown = set(step) - STEP_KEYS
-    if unknown:
-        raise ScenarioError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-    kind = kinds[0]
-    body = step[kind]
-    if kind == "sleep":
-        if not isinstance(body, (int, float)) or body < 0:
-            raise ScenarioError(f"{where}: sleep takes a number of seconds")
-        return
-    allowed, required = FIELDS[kind]
-    if not isinstance(body, dict):
-        raise ScenarioError(f"{where}: {kind} takes a mapping")
-    if set(body) - allowed:
-        raise ScenarioError(f"{where}: {kind} has unknown field {sorted(set(body) - allowed)[0]!r}")
-    if required - set(body):
-        raise ScenarioError(f"{where}: {kind} needs {sorted(required - set(body))[0]!r}")
+class _Reader(DataFile):
+    """A scenario file's checks: the steps' shapes, each at its line; the steps stay plain data."""
+
+    error = ScenarioError
+
+    def scenario(self, path: Path) -> Scenario:
+        message = TOP.expected
+        top = self.mapping(self.top(message), "", TOP)
+        # Without steps the mapping itself is reported: it is not the list of steps expected.
+        steps = self.sequence(top.place("steps"), "", message)
+        for index, step in enumerate(steps, 1):
+            self.step(step, f"step {index}")
+        description = str(top.get("description", "")).strip()
+        return Scenario(path.stem, path, description, tuple(self.value(top["steps"], "steps")))
+
+    def step(self, node: Node, where: str) -> None:
+        fields = self.mapping(node, where, STEP)
+        kinds = [kind for kind in KINDS if kind in fields]
+        if len(kinds) != 1:
+            raise self.fail(node, where, f"needs exactly one of {', '.join(KINDS)}")
+        kind = kinds[0]
+        if kind == "sleep":
+            self.number(fields[kind], where, "sleep takes a number of seconds", low=0)
+        else:
+            self.mapping(fields[kind], where, BODIES[kind])
 
 
 def _selected(step: dict, only: str | Callable[[dict], bool] | None) -> bool:
@@ -167,7 +173,7 @@ class _Runner:
         started = self.loop.time()
         try:
             fields = await getattr(self, f"_{kind}")(step[kind])
-        except (SimError, ScenarioError) as exc:
+        except (SimError, _StepFailed) as exc:
             fields = {"ok": False, "detail": str(exc)}
         return StepResult(
             index=index, kind=kind, note=str(step.get("note", "")), seconds=self.loop.time() - started, **fields
@@ -182,7 +188,7 @@ class _Runner:
         def value(m: re.Match[str]) -> str:
             host = hosts.get(m.group(1))
             if host is None:
-                raise ScenarioError(f"no host {m.group(1)!r} in {m.group(0)}")
+                raise _StepFailed(f"no host {m.group(1)!r} in {m.group(0)}")
             found = str(host[m.group(2)])
             return re.escape(found) if regex else found
 
@@ -210,9 +216,9 @@ class _Runner:
             for h in status["hosts"]:
                 if h["name"] == host:
                     if field not in h:
-                        raise ScenarioError(f"ground truth has no field {field!r}")
+                        raise _StepFailed(f"ground truth has no field {field!r}")
                     return h[field]
-            raise ScenarioError(f"no host {host!r}")
+            raise _StepFailed(f"no host {host!r}")
 
         try:
             await self.sim.wait_until(lambda s: current(s) == want, timeout)

@@ -4,6 +4,9 @@ pool databases, advanced by explicit time. No I/O, no clock: ``now`` is always p
 The runtime (SSH servers, shell, control socket) drives it through the public methods
 below, which are its whole contract. Every public method that takes ``now`` first runs
 the timers due by then, so callers never see a stale world.
+
+Why one module of this size: the world's public methods are the simulator's whole contract;
+keeping them together keeps that contract in one place (hosts, xapi and the pool DB live apart).
 """
 
 from __future__ import annotations

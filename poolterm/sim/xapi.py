@@ -1,7 +1,10 @@
 """What each host's xapi does: start-up (no-other-masters check, Pool.hello, emergency
 mode), the fuse that restarts it after a role change, heartbeats, and the pool
-operations the xe commands call. Follows xapi-facts.md §1–§3 (sources: xen-api
+operations the xe commands call. Follows docs/xapi.md (sources: xen-api
 `xapi.ml`, `xapi_pool.ml`, `xapi_pool_transition.ml`, `xapi_host.ml`).
+
+Why one module of this size: one xapi process's state machine; its transitions call each other
+(a role change arms the fuse, the fuse restarts xapi, a restart reads pool.conf) and read best whole.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The xe commands the simulator answers: their table (`cli_frontend.ml`), their bodies
 (`cli_operations.ml`) and the record listing, filtering and host selection they share.
+
+Why one module of this size: it is a table of commands, one short body each, mirroring
+`cli_frontend.ml`; the table is easier to check against xapi's whole than split by topic.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from typing import Callable
 from textual.app import App
 
 from poolterm.actions.journal import JournalError, read_journal
-from poolterm.diagnosis.drill import SCORE_RECORD, START_RECORD, Drill, DrillState, Score, healthy, score
+from poolterm.actions.records import DrillScored, DrillStart
+from poolterm.diagnosis.drill import Drill, DrillState, Score, healthy, score
 from poolterm.model import Verdict
 from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.messages import DrillEnded
@@ -72,7 +73,7 @@ class DrillCoach:
                             severity="error", timeout=30)
             return
         journal = self.app.journal
-        record = journal.write(START_RECORD, drill=self.drill.name, operator=journal.operator)
+        record = journal.write(DrillStart(drill=self.drill.name, operator=journal.operator))
         self.state.fault_in(float(record["t"]))
         self._show()
         self.app.source.wake()
@@ -128,7 +129,7 @@ class DrillCoach:
             return None
         self.state.stage = "ended"
         self.score = score(records, self.drill.name, healthy_at=healthy_at, ended_at=self._clock())
-        journal.write(SCORE_RECORD, operator=journal.operator, **self.score.record())
+        journal.write(DrillScored(operator=journal.operator, **self.score.record()))
         self._show()
         return self.score
 

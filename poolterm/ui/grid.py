@@ -8,6 +8,9 @@ hosts (benchmarks/bench_grid.py).
 A cell never relies on colour alone::
 
     !✖ plot2 →plot1    12s     mark · reach · name · belief · xapi or age
+
+Why one module of this size: a line-API widget whose cache, layout and repaint must agree
+line for line; the cell text and filter parsing are the parts that could leave, and are small.
 """
 
 from __future__ import annotations

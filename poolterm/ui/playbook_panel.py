@@ -9,8 +9,7 @@ or leaves out the rest (the step list becomes one line, then the notes go, ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
 from rich.console import Group
 from rich.text import Text
@@ -18,8 +17,7 @@ from textual.widgets import Static
 
 from poolterm.diagnosis.explain import explain, first_sentence
 from poolterm.model import PoolDiagnosis
-from poolterm.playbooks import Playbook, Step
-from poolterm.playbooks.engine import Finished
+from poolterm.ui.playbook_progress import PlaybookProgress
 
 #: Step status -> (glyph, ascii glyph). The status word is printed too: no meaning in colour alone.
 MARKS = {
@@ -30,9 +28,6 @@ MARKS = {
     "failed": ("✖", "X"),
 }
 STYLES = {"running": "bold", "done": "", "skipped": "dim", "failed": "bold reverse", "pending": "dim"}
-#: Engine statuses in the panel's words.
-ENGINE_STATUS = {"current": "running", "pending": "pending", "done": "done", "skipped": "skipped",
-                 "failed": "failed"}
 #: Evidence lines shown in teaching mode, at most.
 EVIDENCE_LINES = 6
 #: Border and padding around the panel's text: rows, columns.
@@ -46,51 +41,6 @@ class Block:
     lines: list[Text]
     keep: int
     folded: "Block | None" = None  # a shorter stand-in, tried before the block is left out
-
-
-@dataclass
-class PlaybookProgress:
-    """What the panel shows of one run."""
-
-    playbook: Playbook
-    pool: str
-    run: str = ""
-    statuses: list[str] = field(default_factory=list)
-    current: int | None = None
-    why: str = ""
-    command: str = ""  # the exact command: previewed, then running, then how it ended
-    command_state: str = ""  # next | asking | running | ended
-    ended: str = ""
-    waiting: str = ""
-    notes: list[str] = field(default_factory=list)  # skips, facts, refusals: the last few
-    titles: dict[int, str] = field(default_factory=dict)  # step titles with the hosts filled in
-    host_of: dict[str, str] = field(default_factory=dict)  # journal command id -> host, for its output lines
-    finished: Finished | None = None
-    then: str = ""  # after the end: what the console offers next (e.g. R resumes)
-
-    def __post_init__(self) -> None:
-        if not self.statuses:
-            self.statuses = ["pending"] * len(self.playbook.steps)
-
-    @property
-    def step(self) -> Step | None:
-        if self.current is None or self.current >= len(self.playbook.steps):
-            return None
-        return self.playbook.steps[self.current]
-
-    def note(self, text: str) -> None:
-        self.notes = (self.notes + [text])[-3:]
-
-
-def command_preview(step: Step, fill: Callable[[str], str]) -> str:
-    """The exact command a step will run, with its hosts' names, addresses and uuids filled in by ``fill``."""
-    spec = step.run
-    if spec is None:
-        return ""
-    if spec.shell:
-        return spec.shell
-    words = ["xe", spec.xe or ""] + [f"{name}={{{binding}.{field_}}}" for name, binding, field_ in spec.params]
-    return fill(" ".join(words + list(spec.flags)))
 
 
 class PlaybookPanel(Static):

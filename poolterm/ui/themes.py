@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import yaml
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+from yaml.nodes import Node
 
-from poolterm.errors import PooltermError
+from poolterm.datafile import DataFile, Fields, Keys, is_null
+from poolterm.errors import ThemeError
 from poolterm.ui.theme_vars import HOST_VARIABLES, with_host_defaults
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "themes"
@@ -48,10 +49,6 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _STYLE_VARIABLES = frozenset({"input-cursor-text-style"})
 
 
-class ThemeError(PooltermError):
-    """A theme file that cannot be used; ``str()`` is one line naming the file."""
-
-
 @dataclass(frozen=True)
 class LoadedThemes:
     themes: dict[str, Theme]
@@ -67,70 +64,61 @@ def with_poolterm_defaults(variables: Mapping[str, str]) -> dict[str, str]:
 
 
 def load_theme_file(path: Path) -> Theme:
-    label = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ThemeError(f"{label}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark else label
-        raise ThemeError(f"{where}: YAML syntax error: {getattr(exc, 'problem', None) or exc}") from None
-    return theme_from_data(data, label)
+    return _Reader.read(path).theme()
 
 
-def theme_from_data(data: object, label: str) -> Theme:
-    if not isinstance(data, dict):
-        raise ThemeError(f"{label}: expected a mapping with at least name and primary")
-    unknown = sorted(set(map(str, data)) - set(COLOUR_FIELDS) - set(OTHER_FIELDS))
-    if unknown:
-        raise ThemeError(f"{label}: unknown key {unknown[0]!r} "
-                         f"(expected: {', '.join(OTHER_FIELDS + COLOUR_FIELDS)})")
-    name = data.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ThemeError(f"{label}: name: expected lower-case letters, digits and '-', got {name!r}")
-    if "primary" not in data:
-        raise ThemeError(f"{label}: primary: missing (every theme needs a primary colour)")
-    fields: dict[str, object] = {"name": name}
-    for key in COLOUR_FIELDS:
-        if data.get(key) is not None:
-            fields[key] = _colour(data[key], f"{label}: {key}")
-    for key in ("dark", "ansi"):
-        if key in data:
-            if not isinstance(data[key], bool):
-                raise ThemeError(f"{label}: {key}: expected true or false, got {data[key]!r}")
-            fields[key] = data[key]
-    for key in ("luminosity_spread", "text_alpha"):
-        if key in data:
-            value = data[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ThemeError(f"{label}: {key}: expected a number from 0 to 1, got {value!r}")
-            fields[key] = float(value)
-    fields["variables"] = _variables(data.get("variables") or {}, label)
-    return Theme(**fields)
+TOP = Keys(OTHER_FIELDS + COLOUR_FIELDS, expected="expected a mapping with at least name and primary")
+VARIABLES = Keys(expected="expected a mapping of name to colour")
 
 
-def _colour(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise ThemeError(f"{where}: expected a colour such as '#4f9dde' or ansi_blue, got {value!r}")
-    try:
-        Color.parse(value)
-    except ColorParseError:
-        raise ThemeError(f"{where}: not a colour: {value!r}") from None
-    return value
+class _Reader(DataFile):
+    """A theme file's checks, each message at its line."""
 
+    error = ThemeError
 
-def _variables(variables: object, label: str) -> dict[str, str]:
-    if not isinstance(variables, dict):
-        raise ThemeError(f"{label}: variables: expected a mapping of name to colour")
-    result = {}
-    for key, value in variables.items():
-        key = str(key)
-        if key in _STYLE_VARIABLES:
-            result[key] = str(value)
-        else:
-            result[key] = _colour(value, f"{label}: variables.{key}")
-    return result
+    def theme(self) -> Theme:
+        fields = self.mapping(self.top(TOP.expected), "", TOP)
+        name = fields.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise self.fail(fields.place("name"), "name",
+                            f"expected lower-case letters, digits and '-', got {name!r}")
+        if "primary" not in fields or is_null(fields["primary"]):  # Textual needs a colour
+            raise self.fail(fields.place("primary"), "primary", "missing (every theme needs a primary colour)")
+        values: dict[str, object] = {"name": name}
+        for key in COLOUR_FIELDS:
+            if key in fields and not is_null(fields[key]):
+                values[key] = self.colour(fields[key], key)
+        for key in ("dark", "ansi"):
+            if key in fields:
+                values[key] = self.boolean(fields[key], key, "expected true or false, got {value!r}")
+        for key in ("luminosity_spread", "text_alpha"):
+            if key in fields:
+                values[key] = self.number(fields[key], key, "expected a number from 0 to 1, got {value!r}",
+                                          low=0, high=1)
+        values["variables"] = self.variables(fields)
+        return Theme(**values)
+
+    def colour(self, node: Node, key: str) -> str:
+        value = self.value(node, key)
+        if not isinstance(value, str):
+            raise self.fail(node, key, f"expected a colour such as '#4f9dde' or ansi_blue, got {value!r}")
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            raise self.fail(node, key, f"not a colour: {value!r}") from None
+        return value
+
+    def variables(self, fields: Fields) -> dict[str, str]:
+        if not fields.get("variables"):
+            return {}
+        variables = self.mapping(fields["variables"], "variables", VARIABLES)
+        result = {}
+        for key, node in variables.items():
+            if key in _STYLE_VARIABLES:
+                result[key] = str(self.value(node, variables.at(key)))
+            else:
+                result[key] = self.colour(node, variables.at(key))
+        return result
 
 
 def load_themes(directories: Iterable[Path]) -> LoadedThemes:

@@ -31,9 +31,13 @@ from poolterm.ui.messages import (
     VerdictChanged,
 )
 from poolterm.actions.commands import PromptError, parse_prompt, read_only_refusal
+from poolterm.sim.world import SimParams
 from poolterm.ui.themes import SHIPPED_DIR, ThemeError, load_theme_file, load_themes
+from tests.helpers.pilot import log_text, of, palette_run, plain, type_line, wait_for
+from tests.helpers.static_console import make_static_app
 
-from .conftest import make_static_app
+# The `sim` fixture's pool (tests/conftest.py): eight hosts, a one-second fuse and boot.
+pytestmark = pytest.mark.sim(params=SimParams(fuse=1.0, boot=1.0))
 
 SIZE = (100, 30)
 INTERVAL = 0.5  # probe rounds in these tests: quick, so conditions are met quickly
@@ -41,45 +45,6 @@ TIMEOUT = 2.0
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition"):
-    """Poll ``predicate`` while the app runs; fail with ``what`` if it never holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def of(messages, kind):
-    return [m for m in messages if isinstance(m, kind)]
-
-
-def plain(widget, width: int = 120) -> str:
-    """What a Static shows, as plain text."""
-    import io
-
-    from rich.console import Console
-
-    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
-    console.print(widget.content)
-    return console.export_text()
-
-
-def log_text(app) -> str:
-    app.log_pane.flush()
-    return "\n".join(app.log_pane.lines)
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    from poolterm.sim.runtime import Simulator
-
-    async with Simulator(8, tmp_path / "sim", fuse=1.0, boot=1.0) as simulator:
-        yield simulator
 
 
 @pytest.fixture
@@ -103,24 +68,6 @@ async def select(pilot, app, name: str):
     while app.selected != name:
         await pilot.press("right")
     assert app.grid.cursor == name
-
-
-async def type_line(pilot, text: str):
-    await pilot.press(*[{" ": "space"}.get(c, c) for c in text])
-
-
-async def palette_run(pilot, app, text: str, expect: str | None = None):
-    """Open the palette, type ``text`` and press enter once the top hit reads ``expect`` (default: ``text``)."""
-    expect = text if expect is None else expect
-    await pilot.press("ctrl+p")
-    await type_line(pilot, text)
-
-    def top_hit():
-        hits = app.screen.query_one("CommandList")
-        return hits.option_count and expect in str(hits.get_option_at_index(0).prompt)
-
-    await wait_for(pilot, top_hit, what=f"{expect!r} as the top palette hit")
-    await pilot.press("enter")
 
 
 # ---- live: the simulator over SSH -------------------------------------------------------------------
@@ -485,7 +432,7 @@ async def test_bad_user_theme_is_reported_and_the_default_used(tmp_path):
         await pilot.pause()
         assert app.theme == "poolterm-dark"
         notes = [n.message for n in app._notifications]
-        assert any("broken.yaml: primary: not a colour: 'not-a-colour'" in n for n in notes)
+        assert any("broken.yaml:2: primary: not a colour: 'not-a-colour'" in n for n in notes)
         assert any("no theme named 'broken'" in n for n in notes)
 
 
@@ -677,7 +624,8 @@ def test_colorblind_theme_has_no_red_green_pair():
     ("name: Bad Name\nprimary: red\n", "name: expected lower-case"),
     ("name: x\n", "primary: missing"),
     ("name: x\nprimary: red\ndark: maybe\n", "dark: expected true or false"),
-    ("name: x\nprimary: red\nshade: 1\n", "unknown key 'shade'"),
+    ("name: x\nprimary: red\nshade: 1\n", ":3: shade: unknown key (expected one of: name, dark"),
+    ("name: x\nprimary: red\nsecundary: blue\n", ":3: secundary: unknown key; did you mean 'secondary'?"),
     ("name: x\nprimary: red\nvariables:\n  host-up: nope\n", "variables.host-up: not a colour"),
     ("name: x\nprimary: [\n", "YAML syntax error"),
 ])
@@ -687,6 +635,15 @@ def test_bad_theme_files_give_one_line(tmp_path, text, message):
     with pytest.raises(ThemeError) as info:
         load_theme_file(path)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_bad_theme_value_is_reported_at_its_line(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("# a user theme\nname: x\nprimary: red\nvariables:\n  host-up: green\n  host-down: nope\n")
+    with pytest.raises(ThemeError) as info:
+        load_theme_file(path)
+    assert str(info.value) == f"{path}:6: variables.host-down: not a colour: 'nope'"
+    assert (info.value.line, info.value.key) == (6, "variables.host-down")
 
 
 # ---- keys and the command line ------------------------------------------------------------------

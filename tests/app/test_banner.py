@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from poolterm.ui.banner import Badges, VerdictBanner
-from tests.unit.test_guards import diagnosed, master_lost
+from tests.helpers.pool_states import diagnosed, master_lost
 
 
 def banner_text(badges: Badges) -> str:

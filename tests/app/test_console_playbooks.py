@@ -4,64 +4,18 @@ would, and the pool checked by the simulator's ground truth at the end."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from poolterm.config.inventory import load_inventory
-from poolterm.actions.journal import Journal, read_journal
-from poolterm.playbooks.engine import Timing
-from poolterm.playbooks.runner import WAIT_INTERVAL
-from poolterm.sim.runtime import Simulator
-from poolterm.sim.world import SimParams
-from poolterm.ui.app import PoolApp
+from poolterm.actions.journal import read_journal
 from poolterm.ui.dialogs import Confirm, ManualStep
 from poolterm.ui.messages import PlaybookEnded
-from tests.e2e.test_playbooks import promote_by_hand, xe
-from tests.truth import healthy_truth, host_field
+from tests.helpers.console import console
+from tests.helpers.pilot import answer, log_text, of, palette_run, wait_for
+from tests.helpers.sim import PARAMS
+from tests.helpers.ssh import promote_by_hand, xe
+from tests.helpers.truth import healthy_truth, host_field
 
-from .test_app import log_text, of, palette_run, wait_for
-
-PARAMS = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3)
-INTERVAL, TIMEOUT, CONNECT = 0.5, 1.5, 1
-TIMING = Timing(fuse=PARAMS.fuse, xapi_start=PARAMS.xapi_start, boot=PARAMS.boot,
-                probe=WAIT_INTERVAL + TIMEOUT + 5.0 + CONNECT)
-
-
-async def fast_sim(directory, hosts: int = 4):
-    sim = Simulator(hosts, directory, params=PARAMS)
-    await sim.start()
-    return sim
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    """Four simulated hosts with short fuse and boot times, stopped after the test."""
-    simulator = await fast_sim(tmp_path / "sim")
-    yield simulator
-    await simulator.stop()
-
-
-def fast_inventory(sim: Simulator):
-    """Short SSH connect timeout: a powered-off host costs a second, not five."""
-    doc = yaml.safe_load(sim.hosts_yaml.read_text())
-    doc["ssh"]["connect_timeout"] = CONNECT
-    path = sim.directory / "fast.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_inventory(path)
-
-
-def console(sim: Simulator, journal_path, **kwargs) -> PoolApp:
-    return PoolApp(fast_inventory(sim), interval=INTERVAL, timeout=TIMEOUT, timing=TIMING,
-                   journal=Journal.open(journal_path), **kwargs)
-
-
-async def answer(pilot, app, kind, key: str, contains: str = ""):
-    screen = await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen, timeout=30,
-                            what=f"a {kind.__name__} dialog")
-    if contains:
-        body = getattr(screen, "body", "") or getattr(screen, "text", "")
-        assert contains in body, body
-    await pilot.press(key)
-    await wait_for(pilot, lambda: app.screen is not screen, what="the dialog to close")
+# The `sim` fixture's pool (tests/conftest.py): four hosts with short fuse and boot times.
+pytestmark = pytest.mark.sim(hosts=4, params=PARAMS)
 
 
 async def test_R_on_master_lost_recovers_the_pool_through_the_dialogs(sim, tmp_path):
@@ -225,8 +179,8 @@ async def test_starting_afresh_abandons_the_stopped_run(sim, tmp_path):
         await pilot.press("R")
         await answer(pilot, app, Confirm, "n", "xe pool-emergency-transition-to-master")
         await wait_for(pilot, lambda: of(messages, PlaybookEnded), timeout=15, what="the stop")
-        await wait_for(pilot, lambda: app._resumable is not None, what="the stopped run to be resumable")
-        stopped = app._resumable.run
+        await wait_for(pilot, lambda: app.playbooks.resumable is not None, what="the stopped run to be resumable")
+        stopped = app.playbooks.resumable.run
         await palette_run(pilot, app, "Playbook master-lost: ")
         await wait_for(pilot, lambda: isinstance(app.screen, Confirm), timeout=30, what="the new run's promotion")
         app.action_cancel_command()

@@ -12,10 +12,10 @@ from poolterm.sim.world import ROOT_PASSWORD
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, ManualStep, PasswordPrompt
 from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.messages import DrillEnded, PlaybookEnded
-from tests.truth import healthy_truth, host_field
-
-from .test_app import log_text, of, plain, type_line, wait_for
-from .test_console_playbooks import answer, console, fast_sim
+from tests.helpers.console import console
+from tests.helpers.pilot import answer, log_text, of, plain, type_line, wait_for
+from tests.helpers.sim import fast_sim
+from tests.helpers.truth import healthy_truth, host_field
 
 #: Seconds from HEALTHY to the fault: short, the test has nothing to look at meanwhile.
 DELAY = 0.3

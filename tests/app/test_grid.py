@@ -17,8 +17,7 @@ from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import HostState, Observation, Reach, Role, XapiState, XeCall
 from poolterm.ui.grid import ASCII, CELL_WIDTH, GAP, UNICODE, HostGrid, cell_content, matches, parse_filter
 from poolterm.ui.theme_vars import with_host_defaults
-from tests import factories
-from tests.factories import Host, Pool, connected, numbered_pool, slave_conf, unreachable_after
+from tests.helpers.factories import Pool, connected, healthy, numbered_pool, slave_conf, unreachable_since
 
 NOW = 1000.0
 
@@ -27,25 +26,13 @@ def make_pool(name: str = "lab", count: int = 8, prefix: str = "plot", net: int 
     return numbered_pool(name, count, lambda i: f"10.{net}.{i // 250}.{i % 250 + 1}", prefix)
 
 
-def up(host: Host, pool_conf: str, now: float = NOW, **changes) -> Observation:
-    return connected(host.name, pool_conf, at=now, **changes)
-
-
-def down(host: Host, pool_conf: str, seen: float, now: float = NOW, reach: Reach = Reach.TIMEOUT) -> Observation:
-    return unreachable_after(up(host, pool_conf, seen), at=now, reach=reach)
-
-
-def healthy(pool: Pool, now: float = NOW) -> dict[str, Observation]:
-    return factories.healthy([pool], at=now)
-
-
 def incident(pool: Pool, now: float = NOW) -> dict[str, Observation]:
     """plot3 unreachable for 12 s, plot4 points at plot2 (an orphan), plot5's forwarded xe hangs."""
-    obs = healthy(pool, now)
+    obs = healthy([pool], at=now)
     h = {x.name: x for x in pool.hosts}
-    obs["plot3"] = down(h["plot3"], slave_conf(h["plot1"].address), now - 12, now)
-    obs["plot4"] = up(h["plot4"], slave_conf(h["plot2"].address), now)
-    obs["plot5"] = up(h["plot5"], slave_conf(h["plot1"].address), now, xe=XeCall("hung"))
+    obs["plot3"] = unreachable_since("plot3", slave_conf(h["plot1"].address), seen=now - 12, at=now)
+    obs["plot4"] = connected("plot4", slave_conf(h["plot2"].address), at=now)
+    obs["plot5"] = connected("plot5", slave_conf(h["plot1"].address), at=now, xe=XeCall("hung"))
     return obs
 
 
@@ -151,8 +138,8 @@ def test_a_cell_is_always_exactly_one_cell_wide(name, target, reach, role, xapi,
 
 async def test_a_hostile_pool_conf_cannot_put_escapes_on_the_screen():
     pool = make_pool()
-    obs = healthy(pool)
-    obs["plot2"] = up(pool.hosts[1], "slave:\x1b]0;pwned\x07\x1b[2J10.9.9.9")
+    obs = healthy([pool], at=NOW)
+    obs["plot2"] = connected(pool.hosts[1].name, "slave:\x1b]0;pwned\x07\x1b[2J10.9.9.9", at=NOW)
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
         app.grid.update(diagnose([pool], obs, NOW), NOW)
@@ -187,7 +174,7 @@ async def test_a_change_to_one_host_repaints_only_its_cell():
         await pilot.pause()
         before = {name: cell_text(app.grid, name) for name in ("plot4", "plot5", "plot7")}
         app.grid.stats.reset()
-        obs["plot6"] = up(pool.hosts[5], f"slave:{pool.hosts[0].address}", xe=XeCall("hung"))
+        obs["plot6"] = connected(pool.hosts[5].name, f"slave:{pool.hosts[0].address}", at=NOW, xe=XeCall("hung"))
         app.grid.update(diagnose([pool], obs, NOW), NOW)
         assert app.grid.stats.last_regions == (app.grid.cell_region("plot6"),) == (Region(2 * (CELL_WIDTH + GAP), 2,
                                                                                           CELL_WIDTH, 1),)
@@ -216,11 +203,11 @@ async def test_a_verdict_change_repaints_the_header_line():
     pool = make_pool()
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.grid.update(diagnose([pool], healthy(pool), NOW), NOW)
+        app.grid.update(diagnose([pool], healthy([pool], at=NOW), NOW), NOW)
         await pilot.pause()
         assert "HEALTHY" in app.grid.render_line(0).text
-        obs = healthy(pool)
-        obs["plot1"] = down(pool.hosts[0], "master", NOW - 4)
+        obs = healthy([pool], at=NOW)
+        obs["plot1"] = unreachable_since(pool.hosts[0].name, "master", seen=NOW - 4, at=NOW)
         app.grid.update(diagnose([pool], obs, NOW), NOW)
         await pilot.pause()
         assert "MASTER LOST" in app.grid.render_line(0).text
@@ -232,7 +219,7 @@ async def test_keys_move_the_cursor_and_post_selected():
     pool = make_pool()
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.grid.update(diagnose([pool], healthy(pool), NOW), NOW)
+        app.grid.update(diagnose([pool], healthy([pool], at=NOW), NOW), NOW)
         app.grid.focus()
         await pilot.pause()
         assert app.grid.cursor == "plot1"
@@ -255,7 +242,7 @@ async def test_the_selected_cell_is_drawn_in_reverse_video():
     pool = make_pool()
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.grid.update(diagnose([pool], healthy(pool), NOW), NOW)
+        app.grid.update(diagnose([pool], healthy([pool], at=NOW), NOW), NOW)
         app.grid.focus()
         await pilot.press("right")
         strip = app.grid.render_line(1)
@@ -267,7 +254,7 @@ async def test_cursor_crosses_pools_and_a_click_selects():
     lab, prod = make_pool("lab", 4), make_pool("prod", 2, prefix="prod", net=1)
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        obs = {**healthy(lab), **healthy(prod)}
+        obs = healthy([lab, prod], at=NOW)
         app.grid.update(diagnose([lab, prod], obs, NOW), NOW)
         app.grid.focus()
         await pilot.pause()
@@ -285,7 +272,7 @@ async def test_a_thousand_hosts_scroll_with_the_cursor():
     pool = make_pool("big", 1000, prefix="h")
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.grid.update(diagnose([pool], healthy(pool), NOW), NOW)
+        app.grid.update(diagnose([pool], healthy([pool], at=NOW), NOW), NOW)
         app.grid.focus()
         await pilot.pause()
         await pilot.press("end")
@@ -339,7 +326,7 @@ async def test_a_filtered_grid_follows_hosts_that_start_or_stop_matching():
         obs = incident(pool)
         app.grid.update(diagnose([pool], obs, NOW), NOW)
         app.grid.set_filter("state:down")
-        obs["plot6"] = down(pool.hosts[5], f"slave:{pool.hosts[0].address}", NOW - 2)
+        obs["plot6"] = unreachable_since(pool.hosts[5].name, f"slave:{pool.hosts[0].address}", seen=NOW - 2, at=NOW)
         app.grid.update(diagnose([pool], obs, NOW), NOW)
         await pilot.pause()
         assert app.grid.shown == 2
@@ -363,7 +350,7 @@ async def test_colours_come_from_the_theme_variables(theme_colour):
     pool = make_pool()
     app = GridApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.grid.update(diagnose([pool], healthy(pool), NOW), NOW)
+        app.grid.update(diagnose([pool], healthy([pool], at=NOW), NOW), NOW)
         await pilot.pause()
         app.grid.render_line(1)  # drawn in the default theme first: the switch must redraw it
         variables = {"host-up": theme_colour} if theme_colour else {}

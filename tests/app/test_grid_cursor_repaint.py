@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.ui.grid import CELL_WIDTH, GAP, HostGrid
 from poolterm.ui.theme_vars import with_host_defaults
-from tests.factories import healthy, numbered_pool, unreachable_after
+from tests.helpers.factories import healthy, numbered_pool, unreachable_after
 
 NOW = 1000.0
 POOL = numbered_pool("lab", 40, lambda i: f"10.0.0.{i}")

@@ -15,17 +15,13 @@ import pytest
 from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict
 from poolterm.probing.source import LiveSource
+from poolterm.sim.world import SimParams
+
+# The `sim` fixture's pool (tests/conftest.py): eight hosts, a one-second fuse and boot.
+pytestmark = pytest.mark.sim(params=SimParams(fuse=1.0, boot=1.0))
 
 INTERVAL = 0.5
 TIMEOUT = 2.0
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    from poolterm.sim.runtime import Simulator
-
-    async with Simulator(8, tmp_path / "sim", fuse=1.0, boot=1.0) as simulator:
-        yield simulator
 
 
 async def until(predicate, what: str, timeout: float = 20.0) -> None:

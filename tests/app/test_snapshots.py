@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import make_static_app
+from tests.helpers.static_console import make_static_app
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 THEMES = ("poolterm-dark", "poolterm-colorblind")

@@ -20,18 +20,12 @@ import pytest
 from poolterm.cli.check import check
 from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict, XapiState
-from poolterm.sim.runtime import Simulator
 from poolterm.sim.world import SimParams
-from poolterm.transport.ssh import Connections
+from tests.helpers.sim import FAST, simulated_pool
+from tests.helpers.ssh import xe
+from tests.helpers.truth import host_field
 
-FUSE = 0.5
 PROBE_TIMEOUT = 1.5
-
-
-@pytest.fixture
-async def sim(tmp_path):
-    async with Simulator(8, tmp_path / "pool", fuse=FUSE, boot=0.5) as simulator:
-        yield simulator
 
 
 def fast(inventory):
@@ -42,22 +36,6 @@ def fast(inventory):
 async def diagnose_now(sim, pools=None):
     inventory = fast(load_inventory(sim.hosts_yaml))
     return (await check(inventory, pools or list(inventory.pools), PROBE_TIMEOUT)).pools[0]
-
-
-async def xe(sim, host: str, command: str) -> tuple[int | None, str]:
-    """Run a command on a simulated host over real SSH, as an operator would."""
-    inventory = load_inventory(sim.hosts_yaml)
-    connections = Connections([inventory.host(host)], inventory.ssh)
-    lines: list[str] = []
-    try:
-        result = await connections.run(host, command, deadline=20, on_line=lambda stream, line: lines.append(line))
-    finally:
-        await connections.close()
-    return result.exit_status, "\n".join(lines)
-
-
-def host_field(status: dict, name: str, key: str):
-    return next(h[key] for h in status["hosts"] if h["name"] == name)
 
 
 async def test_healthy(sim):
@@ -95,7 +73,7 @@ async def test_master_xapi_hung(sim):
 async def test_a_promotion_in_progress_is_waited_for_until_the_new_master_answers(tmp_path):
     # A fuse long enough to watch: between the command and the new master answering, no
     # round may advise a toolstack restart, another promotion or a premature recover-slaves.
-    async with Simulator(8, tmp_path / "pool", fuse=3.0, boot=1.5) as sim:
+    async with simulated_pool(tmp_path / "pool", 8, params=SimParams(fuse=3.0, boot=1.5)) as sim:
         await sim.ctl("crash", "plot1")
         status, output = await xe(sim, "plot2", "xe pool-emergency-transition-to-master")
         assert status == 0, output
@@ -152,7 +130,7 @@ async def test_split_brain_after_the_cable_returns(sim):
 
 async def test_a_recovered_stale_master_is_healthy_only_once_its_xapi_restarted_as_a_slave(tmp_path):
     # The fuse leaves one check round (fresh handshakes included) ample time before plot1 restarts.
-    async with Simulator(8, tmp_path / "pool", fuse=6.0, boot=0.5) as sim:
+    async with simulated_pool(tmp_path / "pool", 8, params=SimParams(fuse=6.0, boot=0.5)) as sim:
         await sim.ctl("cable-out", "plot1")
         assert (await xe(sim, "plot2", "xe pool-emergency-transition-to-master"))[0] == 0
         await sim.wait_until(lambda s: host_field(s, "plot2", "role") == "master", 20)
@@ -174,8 +152,8 @@ async def test_a_recovered_stale_master_is_healthy_only_once_its_xapi_restarted_
 async def test_old_master_booting_after_a_promotion_is_not_a_split_brain(tmp_path):
     """The master-lost playbook's last step: plot1 powers on with pool.conf `master`. While its
     xapi starts (4 s here: one probe round fits in it) it is a master about to demote itself."""
-    params = SimParams(fuse=FUSE, boot=0.5, xapi_start=4.0)
-    async with Simulator(8, tmp_path / "pool", params=params) as sim:
+    params = SimParams(fuse=FAST.fuse, boot=0.5, xapi_start=4.0)
+    async with simulated_pool(tmp_path / "pool", 8, params=params) as sim:
         await sim.ctl("shutdown", "plot1")
         await sim.wait_until(lambda s: host_field(s, "plot1", "power") == "off", 10)
         assert (await xe(sim, "plot2", "xe pool-emergency-transition-to-master"))[0] == 0

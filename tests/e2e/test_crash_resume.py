@@ -16,7 +16,9 @@ import re
 from poolterm.actions.journal import interrupted_run, read_journal
 from poolterm.playbooks import load_playbook
 from poolterm.playbooks.engine import resume_at
-from tests.e2e.test_playbooks import PlaybookRun, assert_healthy, commands, host_field, simulated_pool
+from tests.helpers.playbook_run import PlaybookRun, commands
+from tests.helpers.sim import simulated_pool
+from tests.helpers.truth import assert_healthy, host_field
 
 PROMOTE = "xe pool-emergency-transition-to-master"
 RECOVER = "xe pool-recover-slaves"

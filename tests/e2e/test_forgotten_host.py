@@ -12,14 +12,9 @@ from __future__ import annotations
 
 from poolterm.actions.journal import read_journal
 from poolterm.sim.world import ROOT_PASSWORD
-from tests.e2e.test_playbooks import (
-    PlaybookRun,
-    assert_healthy,
-    changes,
-    fault,
-    host_field,
-    simulated_pool,
-)
+from tests.helpers.playbook_run import PlaybookRun, changes
+from tests.helpers.sim import fault, simulated_pool
+from tests.helpers.truth import assert_healthy, host_field
 
 
 async def contain(sim, run: PlaybookRun) -> None:

@@ -22,7 +22,10 @@ from poolterm.actions.gate import CommandGate, GateResult
 from poolterm.transport.ssh import Connections
 from poolterm.probing.watch import Watcher
 from poolterm.xe import wrap_timeout
-from tests.e2e.test_playbooks import PlaybookRun, host_field, promote_by_hand, simulated_pool, xe
+from tests.helpers.playbook_run import PlaybookRun
+from tests.helpers.sim import simulated_pool
+from tests.helpers.ssh import promote_by_hand, xe
+from tests.helpers.truth import host_field
 
 
 @dataclass

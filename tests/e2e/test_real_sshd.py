@@ -25,6 +25,7 @@ from poolterm.model import Verdict
 from poolterm.sim.runtime import Simulator
 from poolterm.transport.ssh import MAX_CHANNELS_PER_HOST, Connections
 from poolterm.transport.sshlib import asyncssh
+from tests.helpers.sim import FAST, simulated_pool
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 FRONT = "127.78.0.{}"
@@ -84,7 +85,7 @@ def write_inventory(directory: Path, sim: Simulator, port: int) -> Path:
 async def fronted(tmp_path):
     assert os.path.exists(SSHD), "openssh-server is not installed (.ci/run installs it)"
     Path("/run/sshd").mkdir(exist_ok=True)
-    async with Simulator(HOSTS, tmp_path / "pool", fuse=0.5, boot=0.5) as sim:
+    async with simulated_pool(tmp_path / "pool", HOSTS, params=FAST) as sim:
         front = tmp_path / "sshd"
         front.mkdir()
         port = free_port(FRONT.format(1))

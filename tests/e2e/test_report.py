@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 from poolterm.actions.journal import read_journal
-from tests.e2e.test_playbooks import OPERATOR, PlaybookRun, assert_healthy, host_field, simulated_pool
+from tests.helpers.playbook_run import OPERATOR, PlaybookRun
+from tests.helpers.sim import simulated_pool
+from tests.helpers.truth import assert_healthy, host_field
 
 
 async def report(home: Path, *args: str) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.ui.app import HANGUP_GRACE
+from poolterm.ui.hangup import HANGUP_GRACE
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

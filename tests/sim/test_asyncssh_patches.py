@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from poolterm.transport.sshlib import asyncssh  # installs the patches, as every poolterm client does
-from tests.sim.conftest import connect
+from tests.helpers.ssh import connect
 
 
 class Unprintable:

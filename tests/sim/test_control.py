@@ -8,8 +8,7 @@ import json
 import pytest
 
 from poolterm.sim.control import ControlError, RemoteExec, format_status, request
-
-from .conftest import host_status
+from tests.helpers.truth import host_status
 
 
 async def raw(sim, *lines: bytes) -> list[dict]:

@@ -16,13 +16,9 @@ import yaml
 
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario, scenario_names
-from poolterm.sim.world import SimParams
-
-from .conftest import host_status, openssh
-from .test_cli import RunningSim, poolterm
-
-# Short timers so incidents take seconds; the behaviour is the same as at full length.
-QUICK = SimParams(fuse=0.5, boot=0.5, xapi_start=0.3, shutdown=0.3, emergency_retry=0.5)
+from tests.helpers.cli import RunningSim, poolterm
+from tests.helpers.ssh import openssh
+from tests.helpers.truth import host_status
 
 
 class CliPool:
@@ -125,12 +121,6 @@ async def test_the_fuse_message_is_xapis_literal_text(tmp_path):
 # ---------------------------------------------------------------------------
 # The scenarios
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def quick_sim(tmp_path):
-    async with Simulator(8, tmp_path / "sim", params=QUICK) as sim:
-        yield sim
 
 
 def assert_all_ok(results) -> None:

@@ -223,7 +223,7 @@ async def test_reinstall_and_join_over_ssh_log_no_password(tmp_path, caplog):
     import shlex
 
     from poolterm.sim.runtime import Simulator
-    from tests.sim.conftest import openssh
+    from tests.helpers.ssh import openssh
 
     caplog.set_level(logging.DEBUG)
     async with Simulator(3, tmp_path / "sim", params=PARAMS) as sim:

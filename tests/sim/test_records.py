@@ -1,4 +1,4 @@
-"""xe's record printer against the literal outputs of the fact sheet (§2.2)."""
+"""xe's record printer against the literal outputs of the fact sheet (docs/xapi.md, "Record layout")."""
 
 import pytest
 from hypothesis import given

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from poolterm.sim.runtime import Simulator
-
-from .conftest import openssh
+from tests.helpers.ssh import openssh
 
 N = 1000
 START_BUDGET = 30.0

@@ -10,8 +10,8 @@ import pytest
 from poolterm.sim.runtime import Simulator, known_hosts_line
 from poolterm.sim.server import MAX_SESSIONS
 from poolterm.transport.sshlib import asyncssh
-
-from .conftest import connect, openssh, wait_host
+from tests.helpers.ssh import connect, openssh
+from tests.helpers.truth import wait_host
 
 
 async def test_openssh_client_logs_in_and_runs_a_command(sim):

@@ -1,6 +1,6 @@
 """The xe command line on a simulated host: parsing, errors and output, byte for byte.
 
-Expected texts are the fact sheet's literal outputs (xapi-facts.md §2) with this
+Expected texts are the fact sheet's literal outputs (docs/xapi.md) with this
 pool's uuids, and the xen-api sources' strings for the errors.
 """
 

@@ -11,49 +11,17 @@ from hypothesis import strategies as st
 
 from poolterm.cli.check import to_json
 from poolterm.diagnosis.diagnose import diagnose
-from poolterm.model import DbHost, Observation, Reach, Role, Verdict, XapiState, XeCall
-from tests.factories import Host, Pool, connected, host_number, numbered_pool, slave_conf, unreachable
+from poolterm.model import Observation, Reach, Role, Verdict, XapiState, XeCall
+from tests.helpers.factories import Host, Lab, Pool, host_number, numbered_pool
 
 SECRET = "5" * 64
 OTHER_SECRET = "9" * 64
 NOW = 100.0
 
 POOL = numbered_pool("lab", 8, lambda i: f"10.0.0.{10 + i}")
-ADDR = {h.name: h.address for h in POOL.hosts}
-
-
-def uuid_of(name: str) -> str:
-    return f"00000000-0000-4000-8000-{host_number(name):012d}"
-
-
-def up(name: str, conf: str, *, xe: str = "answered", flag: bool | None = False, svc: str = "active",
-       port: str | None = None, secret: str = SECRET, code: str | None = None, db=None) -> Observation:
-    call = {"answered": XeCall("answered", uuid_of("plot1")), "hung": XeCall("hung", "timeout"),
-            "failed": XeCall("failed", "error", code), "refused": XeCall("refused", "Error: Connection refused",
-                                                                        "XAPI_NOT_RUNNING")}[xe]
-    return connected(name, conf, at=NOW, uuid=uuid_of(name), init_complete=True, xapi_service=svc,
-                     emergency_flag=flag, secret_hash=secret, master_port=port, xe=call, db_hosts=db)
-
-
-def down(name: str, reach: Reach, remembered: Observation | None) -> Observation:
-    return unreachable(name, at=NOW, reach=reach, last_seen=NOW - 12, stale=remembered, complete=True)
-
-
-def slave_of(master: str) -> str:
-    return slave_conf(ADDR[master])
-
-
-def db(*names: str) -> tuple[DbHost, ...]:
-    return tuple(DbHost(uuid_of(n), n, ADDR[n], True, True) for n in names)
-
-
-ALL = [h.name for h in POOL.hosts]
-
-
-def healthy() -> dict[str, Observation]:
-    obs = {"plot1": up("plot1", "master", db=db(*ALL))}
-    obs.update({n: up(n, slave_of("plot1")) for n in ALL[1:]})
-    return obs
+LAB = Lab(POOL, NOW, SECRET, lambda name: f"00000000-0000-4000-8000-{host_number(name):012d}")
+ALL = LAB.names
+uuid_of, slave_of, db, up, down, healthy = LAB.uuid_of, LAB.slave_of, LAB.db, LAB.up, LAB.down, LAB.healthy
 
 
 def pool_of(observations) -> "object":
@@ -121,7 +89,7 @@ def test_master_whose_xapi_hangs_is_lost_although_reachable():
 def just_promoted(xe: str, svc: str = "active") -> dict[str, Observation]:
     """plot1 crashed; plot2 was promoted moments ago; everyone else still follows plot1."""
     obs = master_crashed()
-    obs["plot2"] = up("plot2", "master", xe=xe, svc=svc)
+    obs["plot2"] = up("plot2", "master", xe=xe, service=svc)
     return obs
 
 
@@ -151,7 +119,7 @@ def test_a_master_that_hangs_with_followers_is_not_mistaken_for_a_promotion():
 
 def recovered_onto_plot2() -> dict[str, Observation]:
     """pool-recover-slaves ran on plot2: every pool.conf names plot2, and each xapi answers through plot2."""
-    obs = {"plot2": up("plot2", "master", db=db(*ALL))}
+    obs = {"plot2": up("plot2", "master", db=ALL)}
     obs.update({n: replace(up(n, slave_of("plot2")), pool_master_uuid=uuid_of("plot2")) for n in ALL if n != "plot2"})
     return obs
 
@@ -174,7 +142,7 @@ def test_a_demoted_master_is_not_healthy_until_its_xapi_restarts_as_a_slave(old_
 def test_a_promotion_needs_the_followed_master_gone():
     # The slaves follow plot1, which answers as master: plot2 with pool.conf master is not taking over.
     obs = just_promoted("hung")
-    obs["plot1"] = up("plot1", "master", db=db(*ALL))
+    obs["plot1"] = up("plot1", "master", db=ALL)
     assert "master-taking-over" not in [f.kind for f in pool_of(obs).findings]
     # The slaves follow an address outside the inventory: a hung master, not a promotion.
     obs = just_promoted("hung")
@@ -191,7 +159,7 @@ def test_a_master_whose_answer_is_not_in_yet_is_not_a_promotion():
 
 def test_a_two_host_pool_promotion_is_waited_for():
     pool = Pool("pair", (POOL.hosts[0], POOL.hosts[1]))
-    obs = {"plot1": down("plot1", Reach.TIMEOUT, up("plot1", "master", db=db("plot1", "plot2"))),
+    obs = {"plot1": down("plot1", Reach.TIMEOUT, up("plot1", "master", db=("plot1", "plot2"))),
            "plot2": up("plot2", "master", xe="hung")}
     found = diagnose([pool], obs, NOW).pools[0]
     assert found.findings[0].kind == "master-taking-over" and found.findings[0].hosts == ("plot2", "plot1")
@@ -199,7 +167,7 @@ def test_a_two_host_pool_promotion_is_waited_for():
 
 def test_xapi_starting_on_a_master_is_not_taken_for_a_working_master():
     obs = healthy()
-    obs["plot1"] = up("plot1", "master", xe="refused", svc="activating")
+    obs["plot1"] = up("plot1", "master", xe="refused", service="activating")
     pool = pool_of(obs)
     assert pool.verdict is Verdict.MASTER_LOST and pool.findings[0].kind == "master-hung"
 
@@ -218,8 +186,8 @@ def test_split_brain_names_both_masters_and_the_true_one():
     # cable pulled on master plot2's pool; plot3 promoted and recovered the others; plot2 back.
     for n in ALL:
         obs[n] = up(n, slave_of("plot3"))
-    obs["plot3"] = up("plot3", "master", db=db(*ALL))
-    obs["plot2"] = up("plot2", "master", db=db(*ALL))
+    obs["plot3"] = up("plot3", "master", db=ALL)
+    obs["plot2"] = up("plot2", "master", db=ALL)
     pool = pool_of(obs)
     assert pool.verdict is Verdict.SPLIT_BRAIN
     assert pool.master == "plot3"
@@ -233,14 +201,14 @@ def test_split_brain_names_both_masters_and_the_true_one():
 
 
 @pytest.mark.parametrize("xapi", [
-    {"svc": "activating", "xe": "failed", "code": "HOST_STILL_BOOTING"},  # starting, checks not run yet
-    {"svc": "inactive", "xe": "refused"},  # not started at all yet
+    {"service": "activating", "xe": "failed", "code": "HOST_STILL_BOOTING"},  # starting, checks not run yet
+    {"service": "inactive", "xe": "refused"},  # not started at all yet
 ])
 def test_an_old_master_booting_while_another_works_is_not_yet_a_split_brain(xapi):
     """plot1 comes back with pool.conf `master` after plot3 took over: until its xapi is up it
     has not run its no-other-masters check, which makes it plot3's slave."""
     obs = {n: up(n, slave_of("plot3")) for n in ALL}
-    obs["plot3"] = up("plot3", "master", db=db(*ALL))
+    obs["plot3"] = up("plot3", "master", db=ALL)
     obs["plot1"] = replace(up("plot1", "master", **xapi), init_complete=False)
     pool = pool_of(obs)
     assert pool.verdict is Verdict.DEGRADED and pool.master == "plot3"
@@ -248,7 +216,7 @@ def test_an_old_master_booting_while_another_works_is_not_yet_a_split_brain(xapi
     assert finding.hosts == ("plot1",) and "finds plot3 and becomes a slave" in finding.summary
     assert not next(h for h in pool.hosts if h.name == "plot1").agrees
     # once its xapi answers and it still claims master, it is one
-    obs["plot1"] = up("plot1", "master", db=db(*ALL))
+    obs["plot1"] = up("plot1", "master", db=ALL)
     assert pool_of(obs).verdict is Verdict.SPLIT_BRAIN
 
 
@@ -262,7 +230,7 @@ def test_masters_with_different_secrets_are_not_a_split_brain():
 
 def test_orphaned_slaves_after_promotion_without_recover_slaves():
     obs = master_crashed(Reach.REFUSED)
-    obs["plot2"] = up("plot2", "master", db=db(*ALL))
+    obs["plot2"] = up("plot2", "master", db=ALL)
     pool = pool_of(obs)
     assert pool.verdict is Verdict.ORPHANED_SLAVES
     assert pool.master == "plot2"
@@ -274,8 +242,8 @@ def test_orphaned_slaves_after_promotion_without_recover_slaves():
 
 def test_forgotten_host_in_emergency():
     obs = healthy()
-    obs["plot1"] = up("plot1", "master", db=db(*[n for n in ALL if n != "plot7"]))
-    obs["plot7"] = up("plot7", slave_of("plot1"), xe="failed", flag=True, code="HOST_UNKNOWN_TO_MASTER")
+    obs["plot1"] = up("plot1", "master", db=[n for n in ALL if n != "plot7"])
+    obs["plot7"] = up("plot7", slave_of("plot1"), xe="failed", emergency=True, code="HOST_UNKNOWN_TO_MASTER")
     pool = pool_of(obs)
     assert pool.verdict is Verdict.EMERGENCY
     finding = next(f for f in pool.findings if f.kind == "forgotten-host")
@@ -297,7 +265,7 @@ def test_no_observations_at_all_is_unknown():
 def test_stale_master_cut_off_while_another_runs_is_a_warning():
     obs = healthy()
     obs["plot2"] = down("plot2", Reach.TIMEOUT, up("plot2", "master"))
-    obs["plot3"] = up("plot3", "master", db=db(*ALL))
+    obs["plot3"] = up("plot3", "master", db=ALL)
     for n in ALL:
         if n not in ("plot2", "plot3"):
             obs[n] = up(n, slave_of("plot3"))

@@ -19,7 +19,7 @@ from poolterm.model import (Candidate, Diagnosis, Finding, HostState, PoolDiagno
                             XapiState)
 from poolterm.probing.service import DIAGNOSIS_SECONDS, DiagnosisDecoder, DiagnosisEncoder, Outbox, dumps
 
-from tests.factories import connected, healthy, numbered_pool, slave_conf, unreachable_after
+from tests.helpers.factories import connected, healthy, numbered_pool, slave_conf, unreachable_after
 
 text = st.text(max_size=30)
 maybe_text = st.none() | text

@@ -1,6 +1,6 @@
 """The playbook engine as a pure state machine: plans, steps, branches, waits, stops, resumes.
 
-Every state is a diagnosis of plain observations (the builders of test_guards),
+Every state is a diagnosis of plain observations (the shared builders of tests/helpers/pool_states.py),
 so the engine is driven exactly as the runner drives it: decide, act, report,
 decide again with what the probes see next. Time is a number passed in.
 """
@@ -31,7 +31,7 @@ from poolterm.playbooks.engine import (
     render,
     resume_at,
 )
-from tests.unit.test_guards import (
+from tests.helpers.pool_states import (
     ADDRESS,
     NAMES,
     UUID,

@@ -3,8 +3,8 @@
 The pool states are built the way the probe reports them (pool.conf, the
 forwarded xe call and who answered it, the master's database) and diagnosed by
 the real :func:`poolterm.diagnosis.diagnose.diagnose`, so each rule is checked against
-the verdicts it will meet in an incident. The builders are shared with the
-engine's tests.
+the verdicts it will meet in an incident. The states are the field notes' ones
+of tests.helpers.pool_states, which the engine's tests use too.
 """
 
 from __future__ import annotations
@@ -12,106 +12,25 @@ from __future__ import annotations
 import pytest
 
 from poolterm.diagnosis import guards
-from poolterm.diagnosis.diagnose import diagnose
 from poolterm.diagnosis.guards import Allow, Confirm, Facts, Refuse, accepts_override, decide
-from poolterm.model import DbHost, Diagnosis, Observation, Reach, Verdict, XeCall
-from tests.factories import Host, Pool
-
-NOW = 1000.0
-NAMES = [f"plot{i}" for i in range(1, 5)]
-ADDRESS = {name: f"10.0.0.{10 + i}" for i, name in enumerate(NAMES, 1)}
-UUID = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate(NAMES, 1)}
-SECRET = "a" * 64
-
-
-POOL = Pool("lab", tuple(Host(n, ADDRESS[n]) for n in NAMES))
-
-
-def slave_of(master: str) -> str:
-    return f"slave:{ADDRESS[master]}"
-
-
-def up(name: str, conf: str, *, answered_by: str | None = None, xe: str = "answered", code: str | None = None,
-       emergency: bool = False, db: tuple[str, ...] | None = None, service: str = "active") -> Observation:
-    """A host that answers SSH. ``answered_by``: whose uuid its forwarded pool-list returned."""
-    if db is not None:
-        call = XeCall("answered", "db")
-    elif xe == "answered":
-        call = XeCall("answered", UUID[answered_by] if answered_by else "")
-    else:
-        call = XeCall(xe, "", code)
-    return Observation(
-        host=name, at=NOW, reach=Reach.CONNECTED, pool_conf=conf, uuid=UUID[name], init_complete=not emergency,
-        xapi_service=service, emergency_flag=emergency, secret_hash=SECRET, xe=call,
-        pool_master_uuid=UUID[answered_by] if answered_by and db is None and xe == "answered" else None,
-        db_hosts=tuple(DbHost(UUID[h], h, ADDRESS[h], True, True) for h in db) if db is not None else None,
-        last_seen=NOW, complete=True)
-
-
-def down(name: str, reach: Reach = Reach.REFUSED, was: str | None = None) -> Observation:
-    """A host SSH does not reach; ``was``: the pool.conf it had when last seen."""
-    stale = up(name, was) if was is not None else None
-    return Observation(host=name, at=NOW, reach=reach, reach_detail="test", last_seen=NOW - 20 if stale else None,
-                       complete=True, stale=stale)
-
-
-def master(name: str, members: tuple[str, ...] = tuple(NAMES)) -> Observation:
-    return up(name, "master", db=members)
-
-
-def follower(name: str, of: str) -> Observation:
-    return up(name, slave_of(of), answered_by=of)
-
-
-def observe(*observations: Observation) -> dict[str, Observation]:
-    return {o.host: o for o in observations}
-
-
-def diagnosed(observations: dict[str, Observation]) -> Diagnosis:
-    return diagnose([POOL], observations, NOW)
-
-
-# ---- the pool states of the field notes -------------------------------------------------
-
-
-def healthy() -> dict[str, Observation]:
-    return observe(master("plot1"), *(follower(n, "plot1") for n in NAMES[1:]))
-
-
-def master_lost() -> dict[str, Observation]:
-    """plot1 shut down; the slaves' forwarded xe hangs."""
-    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[1:]]
-    return observe(down("plot1", Reach.REFUSED, was="master"), *hung)
-
-
-def promoted() -> dict[str, Observation]:
-    """plot2 is master now; the others still point at the lost plot1."""
-    hung = [up(n, slave_of("plot1"), xe="hung") for n in NAMES[2:]]
-    return observe(down("plot1", was="master"), master("plot2"), *hung)
-
-
-def recovered_old_master_down() -> dict[str, Observation]:
-    return observe(down("plot1", was="master"), master("plot2"), *(follower(n, "plot2") for n in NAMES[2:]))
-
-
-def split_brain() -> dict[str, Observation]:
-    """plot1 came back still master (cable in); plot2, plot3 and plot4 follow plot2."""
-    return observe(master("plot1"), master("plot2"), follower("plot3", "plot2"), follower("plot4", "plot2"))
-
-
-def cut_off(name: str = "plot4") -> dict[str, Observation]:
-    """One slave's cable is out: it does not answer, it was a slave when last seen."""
-    state = healthy()
-    state[name] = down(name, Reach.TIMEOUT, was=slave_of("plot1"))
-    return state
-
-
-def forgotten(name: str = "plot3") -> dict[str, Observation]:
-    members = tuple(n for n in NAMES if n != name)
-    state = observe(master("plot1", members), *(follower(n, "plot1") for n in members[1:]))
-    state[name] = up(name, slave_of("plot1"), xe="failed", code="HOST_UNKNOWN_TO_MASTER", emergency=True)
-    return state
-
+from poolterm.model import Verdict
+from tests.helpers.pool_states import (
+    ADDRESS,
+    NAMES,
+    UUID,
+    cut_off,
+    diagnosed,
+    down,
+    follower,
+    healthy,
+    master,
+    master_lost,
+    observe,
+    promoted,
+    slave_of,
+    split_brain,
+    up,
+)
 
 FACTS = Facts(uuids=dict(UUID))
 

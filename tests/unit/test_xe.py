@@ -1,4 +1,4 @@
-"""xe output parsing, error classification, validation and quoting (literal outputs: xapi-facts §2.2, §2.4)."""
+"""xe output parsing, error classification, validation and quoting (literal outputs: docs/xapi.md)."""
 
 from __future__ import annotations
 

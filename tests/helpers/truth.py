@@ -1,10 +1,16 @@
-"""The simulated pool's health by its ground truth, shared by the console and end-to-end tests."""
+"""The simulated pool by its ground truth (`Simulator.status()`): a host's record, and the pool's health."""
 
 from __future__ import annotations
 
 
+def host_status(status: dict, name: str) -> dict:
+    """Host ``name``'s record in the simulator's status."""
+    return next(h for h in status["hosts"] if h["name"] == name)
+
+
 def host_field(status: dict, name: str, key: str):
-    return next(h[key] for h in status["hosts"] if h["name"] == name)
+    """One field of host ``name``'s record in the simulator's status."""
+    return host_status(status, name)[key]
 
 
 def healthy_truth(status: dict, master: str, absent: tuple[str, ...] = ()) -> list[str]:
@@ -30,3 +36,20 @@ def healthy_truth(status: dict, master: str, absent: tuple[str, ...] = ()) -> li
     if listed != members:
         problems.append(f"{master}'s database lists {sorted(listed)}, not {sorted(members)}")
     return problems
+
+
+async def wait_host(sim, name: str, timeout: float = 15, **fields) -> dict:
+    """Wait until host `name` shows every `field=value` in ground truth."""
+    status = await sim.wait_until(
+        lambda s: all(host_status(s, name).get(k) == v for k, v in fields.items()), timeout
+    )
+    return host_status(status, name)
+
+
+async def assert_healthy(sim, master: str, absent: tuple[str, ...] = ()) -> None:
+    """Ground truth settles within a moment of the last verification; wait for it, then say what is wrong."""
+    try:
+        await sim.wait_until(lambda s: not healthy_truth(s, master, absent), 5)
+    except TimeoutError:
+        pass
+    assert healthy_truth(sim.status(), master, absent) == []

@@ -10,15 +10,18 @@ Two ways to build an :class:`Observation`:
 
 Each caller keeps its own naming scheme (addresses, uuids, secrets), because
 those show up in its assertions and snapshots; the builders take them as
-parameters.
+parameters. A :class:`Lab` binds one scheme (a pool, a clock, uuids, a secret)
+to the builders the diagnosis, guard and engine tests write pool states with:
+``up``, ``down``, ``master``, ``follower``, ``slave_of``, ``healthy``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from poolterm.model import DbHost, Observation, Reach, XeCall
+from poolterm.diagnosis.diagnose import diagnose
+from poolterm.model import DbHost, Diagnosis, Observation, Reach, XeCall
 from poolterm.probing.probe import ProbeParser
 
 
@@ -88,10 +91,105 @@ def unreachable_after(previous: Observation, *, at: float, reach: Reach = Reach.
     return unreachable(previous.host, at=at, last_seen=previous.last_seen, stale=previous, reach=reach, **fields)
 
 
+def unreachable_since(name: str, pool_conf: str, *, seen: float, at: float, reach: Reach = Reach.TIMEOUT) -> Observation:
+    """A host that answered a full round as ``pool_conf`` at ``seen`` and has been unreachable since, up to ``at``."""
+    return unreachable_after(connected(name, pool_conf, at=seen), at=at, reach=reach)
+
+
 def healthy(pools: Iterable[Pool], *, at: float) -> dict[str, Observation]:
     """Every host :func:`connected`; in each pool the first host is master and the rest its slaves."""
     return {host.name: connected(host.name, "master" if i == 0 else slave_conf(pool.hosts[0].address), at=at)
             for pool in pools for i, host in enumerate(pool.hosts)}
+
+
+# ---- pool states in one lab's naming scheme ------------------------------------------------
+#: The forwarded xe call of a host whose call did not answer, by its status (``code`` in
+#: :meth:`Lab.up` sets the error code).
+XE_FAILURES = {
+    "hung": XeCall("hung"),
+    "failed": XeCall("failed"),
+    "refused": XeCall("refused", "Error: Connection refused", "XAPI_NOT_RUNNING"),
+}
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One pool, its clock and its hosts' uuids and secret: the builders of its pool states.
+
+    Every observation is of a complete probe round at ``now``, as the probe reports it:
+    pool.conf, the forwarded ``xe`` call and whose uuid it answered, the master's database.
+    """
+
+    pool: Pool
+    now: float
+    secret: str
+    uuid_of: Callable[[str], str]
+
+    @property
+    def names(self) -> list[str]:
+        return [h.name for h in self.pool.hosts]
+
+    def address(self, name: str) -> str:
+        return next(h.address for h in self.pool.hosts if h.name == name)
+
+    def slave_of(self, master: str) -> str:
+        """pool.conf on a slave of ``master``."""
+        return slave_conf(self.address(master))
+
+    def db(self, *names: str) -> tuple[DbHost, ...]:
+        """A master's database listing these hosts, each enabled and live."""
+        return tuple(DbHost(self.uuid_of(n), n, self.address(n), True, True) for n in names)
+
+    def up(self, name: str, conf: str, *, answered_by: str | None = None, xe: str = "answered",
+           code: str | None = None, emergency: bool = False, db: Iterable[str] | None = None,
+           service: str = "active", port: str | None = None, secret: str | None = None) -> Observation:
+        """A host that answers SSH with pool.conf ``conf``.
+
+        ``db``: it runs as master and lists these hosts. Otherwise its forwarded pool-list
+        ``xe`` call answered (``answered_by``: with whose uuid) or ended ``hung``, ``failed``
+        or ``refused`` (:data:`XE_FAILURES`, ``code`` its error code). ``emergency``: in
+        emergency mode, its start-up not complete. ``port``: its check of the master's port;
+        ``secret``: another pool's secret than the lab's.
+        """
+        pool_master_uuid = None
+        if db is not None:
+            call = XeCall("answered", "db")
+        elif xe == "answered":
+            call = XeCall("answered", self.uuid_of(answered_by) if answered_by else "")
+            pool_master_uuid = self.uuid_of(answered_by) if answered_by else None
+        else:
+            call = replace(XE_FAILURES[xe], error_code=code or XE_FAILURES[xe].error_code)
+        return connected(name, conf, at=self.now, uuid=self.uuid_of(name), init_complete=not emergency,
+                         xapi_service=service, emergency_flag=emergency, secret_hash=secret or self.secret,
+                         master_port=port, xe=call, pool_master_uuid=pool_master_uuid,
+                         db_hosts=self.db(*db) if db is not None else None)
+
+    def down(self, name: str, reach: Reach = Reach.REFUSED, was: str | Observation | None = None) -> Observation:
+        """A host SSH does not reach; ``was``: what it said when last seen, 20 s ago (a pool.conf:
+        :meth:`up` with it)."""
+        stale = self.up(name, was) if isinstance(was, str) else was
+        return unreachable(name, at=self.now, reach=reach, reach_detail="test",
+                           last_seen=self.now - 20 if stale else None, stale=stale, complete=True)
+
+    def master(self, name: str, members: Iterable[str] | None = None) -> Observation:
+        """A working master whose database lists ``members`` (default: every host of the lab)."""
+        return self.up(name, "master", db=self.names if members is None else members)
+
+    def follower(self, name: str, of: str) -> Observation:
+        """A slave of ``of`` whose forwarded pool-list ``of`` answered."""
+        return self.up(name, self.slave_of(of), answered_by=of)
+
+    @staticmethod
+    def observe(*observations: Observation) -> dict[str, Observation]:
+        return {o.host: o for o in observations}
+
+    def healthy(self) -> dict[str, Observation]:
+        """The first host is master and every other host its follower."""
+        first, *others = self.names
+        return self.observe(self.master(first), *(self.follower(n, first) for n in others))
+
+    def diagnosed(self, observations: dict[str, Observation]) -> Diagnosis:
+        return diagnose([self.pool], observations, self.now)
 
 
 # ---- observations through the probe's output ----------------------------------------------

@@ -1,0 +1,64 @@
+"""Driving the console under Textual's pilot like an operator: wait, type, read what it shows."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from rich.console import Console
+
+
+async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition"):
+    """Poll ``predicate`` while the app runs; fail with ``what`` if it never holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def of(messages, kind):
+    return [m for m in messages if isinstance(m, kind)]
+
+
+def plain(widget, width: int = 120) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+def log_text(app) -> str:
+    app.log_pane.flush()
+    return "\n".join(app.log_pane.lines)
+
+
+async def type_line(pilot, text: str):
+    await pilot.press(*[{" ": "space"}.get(c, c) for c in text])
+
+
+async def palette_run(pilot, app, text: str, expect: str | None = None):
+    """Open the palette, type ``text`` and press enter once the top hit reads ``expect`` (default: ``text``)."""
+    expect = text if expect is None else expect
+    await pilot.press("ctrl+p")
+    await type_line(pilot, text)
+
+    def top_hit():
+        hits = app.screen.query_one("CommandList")
+        return hits.option_count and expect in str(hits.get_option_at_index(0).prompt)
+
+    await wait_for(pilot, top_hit, what=f"{expect!r} as the top palette hit")
+    await pilot.press("enter")
+
+
+async def answer(pilot, app, kind, key: str, contains: str = ""):
+    """Wait for a ``kind`` dialog (its text holding ``contains``), press ``key``, wait for it to close."""
+    screen = await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen, timeout=30,
+                            what=f"a {kind.__name__} dialog")
+    if contains:
+        body = getattr(screen, "body", "") or getattr(screen, "text", "")
+        assert contains in body, body
+    await pilot.press(key)
+    await wait_for(pilot, lambda: app.screen is not screen, what="the dialog to close")
