@@ -19,6 +19,7 @@ from poolterm.config.inventory import (
     load_inventory,
     parse_jump,
 )
+from tests.helpers.mutation import mutate, mutations
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -623,33 +624,7 @@ def test_random_bytes_never_raise_anything_but_config_error(tmp_path: Path, data
     assert_loads_or_fails_cleanly(path)
 
 
-MUTATIONS = st.one_of(
-    st.tuples(st.just("delete"), st.integers(0, 100)),
-    st.tuples(st.just("duplicate"), st.integers(0, 100)),
-    st.tuples(st.just("swap"), st.integers(0, 100), st.integers(0, 100)),
-    st.tuples(st.just("insert"), st.integers(0, 2000), YAML_PIECES),
-    st.tuples(st.just("replace"), st.integers(0, 2000), st.integers(1, 12), st.text(max_size=8)),
-)
-
-
-def mutate(text: str, mutation: tuple) -> str:
-    lines = text.split("\n")
-    kind = mutation[0]
-    if kind == "delete":
-        del lines[mutation[1] % len(lines)]
-    elif kind == "duplicate":
-        i = mutation[1] % len(lines)
-        lines.insert(i, lines[i])
-    elif kind == "swap":
-        i, j = mutation[1] % len(lines), mutation[2] % len(lines)
-        lines[i], lines[j] = lines[j], lines[i]
-    elif kind == "insert":
-        at = mutation[1] % (len(text) + 1)
-        return text[:at] + mutation[2] + text[at:]
-    else:
-        at = mutation[1] % (len(text) + 1)
-        return text[:at] + mutation[3] + text[at + mutation[2]:]
-    return "\n".join(lines)
+MUTATIONS = mutations(YAML_PIECES, lines=100, chars=2000)
 
 
 @QUIET

@@ -31,6 +31,7 @@ from poolterm.errors import (
 from poolterm.playbooks import PLAYBOOK_DIR, load_file
 from poolterm.sim.scenario import SCENARIO_DIR, load_scenario
 from poolterm.ui.themes import SHIPPED_DIR, load_theme_file
+from tests.helpers.mutation import mutate, mutations
 
 
 def load_verdicts(path: Path) -> object:
@@ -256,32 +257,7 @@ PIECES = st.sampled_from([
     "!!float ", "!x ", "? ", "|", ">", "#", "~", "null", "0", "-1", ".inf", ".nan", "yes", "<<: ", "---",
     "\x00", "\u2028", "\ud800", "id", "steps", "run", "name", "primary", "variables", "meaning", "host",
 ])
-MUTATIONS = st.one_of(
-    st.tuples(st.just("delete"), st.integers(0, 500)),
-    st.tuples(st.just("duplicate"), st.integers(0, 500)),
-    st.tuples(st.just("swap"), st.integers(0, 500), st.integers(0, 500)),
-    st.tuples(st.just("insert"), st.integers(0, 20_000), PIECES),
-    st.tuples(st.just("replace"), st.integers(0, 20_000), st.integers(1, 12), st.text(max_size=8)),
-)
-
-
-def mutate(text: str, mutation: tuple) -> str:
-    lines = text.split("\n")
-    kind = mutation[0]
-    if kind == "delete":
-        del lines[mutation[1] % len(lines)]
-    elif kind == "duplicate":
-        i = mutation[1] % len(lines)
-        lines.insert(i, lines[i])
-    elif kind == "swap":
-        i, j = mutation[1] % len(lines), mutation[2] % len(lines)
-        lines[i], lines[j] = lines[j], lines[i]
-    else:
-        at = mutation[1] % (len(text) + 1)
-        if kind == "insert":
-            return text[:at] + mutation[2] + text[at:]
-        return text[:at] + mutation[3] + text[at + mutation[2]:]
-    return "\n".join(lines)
+MUTATIONS = mutations(PIECES, lines=500, chars=20000)
 
 
 @pytest.mark.parametrize("kind", KINDS)
