@@ -113,7 +113,7 @@ class VerdictChanged:
 class PlaybookFinished:
     run: str
     finished: Finished
-    playbook: str = ""  # the playbook's id, for a log line that names the run's playbook
+    playbook: str  # the playbook's id, for a log line that names the run's playbook
 
 
 Event = (PlaybookStarted | StepEvent | CommandStarted | CommandOutput | CommandEnded | GuardRefused | Overridden

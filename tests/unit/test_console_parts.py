@@ -130,8 +130,10 @@ def test_the_reducer_turns_runner_events_into_panel_state_and_log_lines():
     ended = progress.apply(CommandEnded("c1", "plot2", "xe pool-list", 0, 0.25), None)
     assert progress.ended == "exit 0, 0.25 s" and ended.lines[0].text == "[exit 0, 0.25 s] xe pool-list"
 
-    done = progress.apply(PlaybookFinished("r1", Finished("done", "the pool is healthy", "", None)), None)
+    done = progress.apply(PlaybookFinished("r1", Finished("done", "the pool is healthy", "", None), "master-lost"),
+                          None)
     assert done.finished is not None and progress.finished.outcome == "done"
+    assert done.lines[0].text == "playbook master-lost: done: the pool is healthy"
     assert progress.cancelled() is False  # an ended run cannot be cancelled
 
 
