@@ -55,6 +55,11 @@ class ConfigError(FileError):
     """A mistake in (or around) hosts.yaml."""
 
 
+class SshConfigError(ConfigError):
+    """A line of the OpenSSH client config hosts.yaml's ``ssh.config`` names (or a file it
+    includes) that would weaken host-key checks: ``FILE:LINE: message``."""
+
+
 class SettingsError(FileError):
     """A mistake in the console's settings file (config.yaml)."""
 

@@ -254,7 +254,7 @@ class CommandResult:
 
     exit_status: int | None
     output: tuple[str, ...] = ()
-    error: str = ""  # the host could not be used at all
+    error: str = ""  # the host could not be used at all, or the output was cut and the command stopped
     deadline_hit: bool = False
 
     @property

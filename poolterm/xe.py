@@ -22,6 +22,7 @@ import math
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import Sequence
 
 # --------------------------------------------------------------------------- records
 
@@ -315,6 +316,32 @@ def address_key(value: str) -> str:
 # --------------------------------------------------------------------------- command lines
 
 
+#: What a secret is shown as wherever a command is displayed or journaled.
+SECRET_MARK = "<redacted>"
+
+
+def is_secret_name(name: str) -> bool:
+    """A parameter whose value is a secret: any name holding ``pass`` (``master-password``, ``passwordfile``)."""
+    return "pass" in name.casefold()
+
+
+def masked_words(words: Sequence[str]) -> tuple[str, ...]:
+    """Command words as they may be shown: the value of a secret parameter (:func:`is_secret_name`)
+    and the word after xe's ``-pw`` option are :data:`SECRET_MARK`."""
+    shown = []
+    hide_next = False
+    for word in words:
+        name, equals, _ = word.partition("=")
+        if hide_next:
+            shown.append(SECRET_MARK)
+        elif equals and is_secret_name(name):
+            shown.append(f"{name}={SECRET_MARK}")
+        else:
+            shown.append(word)
+        hide_next = word.casefold() == "-pw"
+    return tuple(shown)
+
+
 def xe_command(command: str, *flags: str, **params: str) -> str:
     """Build ``xe COMMAND key=value... --flag...`` with every value shell-quoted.
 
@@ -322,6 +349,15 @@ def xe_command(command: str, *flags: str, **params: str) -> str:
     ``param-name=x``). Values must be strings; callers validate their *meaning* with the
     validators above, this function guarantees they stay one argument each.
     """
+    return " ".join(_xe_words(command, flags, params, masked=False))
+
+
+def xe_command_shown(command: str, *flags: str, **params: str) -> str:
+    """:func:`xe_command`'s line as it may be shown or journaled: every secret value is :data:`SECRET_MARK`."""
+    return " ".join(_xe_words(command, flags, params, masked=True))
+
+
+def _xe_words(command: str, flags: Sequence[str], params: dict[str, str], *, masked: bool) -> list[str]:
     validate_param_name(command)
     words = ["xe", command]
     for key, value in params.items():
@@ -331,12 +367,12 @@ def xe_command(command: str, *flags: str, **params: str) -> str:
             raise ValueError(f"value of {name} must be a string, not {type(value).__name__}")
         if "\0" in value:
             raise ValueError(f"value of {name} contains a NUL byte")
-        words.append(f"{name}={shlex.quote(value)}")
+        words.append(f"{name}={SECRET_MARK if masked and is_secret_name(name) else shlex.quote(value)}")
     for flag in flags:
         if not isinstance(flag, str) or not _FLAG.fullmatch(flag):
             raise ValueError(f"not a valid xe flag: {_short(flag)} (expected --name)")
         words.append(flag)
-    return " ".join(words)
+    return words
 
 
 def wrap_timeout(cmd: str, seconds: float, kill_after: float = 2) -> str:

@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass
 
 from poolterm.diagnosis import guards
-from poolterm.xe import validate_param_name, wrap_timeout, xe_command
+from poolterm.xe import is_secret_name, validate_param_name, wrap_timeout, xe_command, xe_command_shown
 
 #: Seconds an operator's command may run on the host before ``timeout`` ends it.
 #: Long enough for a slow pool-list, short enough that a hang is seen as one.
@@ -36,8 +36,14 @@ class XeRequest:
 
     @property
     def text(self) -> str:
-        """As the operator would type it (quoted where needed)."""
+        """As the operator would type it (quoted where needed), secrets included: what is sent, never shown."""
         return xe_command(self.command, *self.flags, **dict(self.params))
+
+    @property
+    def shown(self) -> str:
+        """:attr:`text` with every secret value (a parameter whose name holds ``pass``) as ``<redacted>``:
+        what the log pane, the dialogs, the notifications and the journal show."""
+        return xe_command_shown(self.command, *self.flags, **dict(self.params))
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -68,12 +74,20 @@ def parse_prompt(line: str) -> XeRequest:
     command = _checked(words[1], "command")
     params: list[tuple[str, str]] = []
     flags: list[str] = []
-    for word in words[2:]:
+    for number, word in enumerate(words[2:]):
+        option = guards.xe_client_option(word)
+        if option is not None:
+            raise PromptError(f"refused: {option} is an option of the xe client itself (it would send the command "
+                              "to another server or as another user); the prompt runs xe on the selected host only")
         if word.startswith("--"):
             flags.append("--" + _checked(word[2:], "flag"))
         elif "=" in word:
             key, _, value = word.partition("=")
             params.append((_checked(key, "parameter"), value))
+        elif number and params and params[-1][1] == "" and is_secret_name(params[-1][0]):
+            # `master-password= hunter2`: the stray word is the password, and is not echoed.
+            raise PromptError(f"refused: a blank after {params[-1][0]}= makes its value a word of its own; "
+                              "quote a value that holds blanks")
         else:
             raise PromptError(f"refused: {word!r} is neither key=value nor --flag")
     request = XeRequest(command, tuple(params), tuple(flags))
@@ -93,7 +107,7 @@ def _checked(word: str, what: str) -> str:
 
 def read_only_refusal(request: XeRequest) -> str:
     """Why a command that changes the pool does not run in a read-only console (one line)."""
-    return (f"refused: {request.text} changes the pool and this console is read-only (--read-only); "
+    return (f"refused: {request.shown} changes the pool and this console is read-only (--read-only); "
             "only queries run here")
 
 

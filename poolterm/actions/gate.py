@@ -23,6 +23,9 @@ from poolterm.transport.ssh import Connections, HostUnavailable
 COMMAND_SLACK = 5.0
 #: Lines of output kept for the engine's stop reason.
 OUTPUT_KEEP = 20
+#: Output lines of one command written to the journal; the rest are counted in one last line.
+#: The log pane shows them all, and the transport already stops a command past 8 MiB.
+JOURNAL_LINES = 5000
 
 
 # --------------------------------------------------------------------------- events
@@ -186,17 +189,26 @@ class CommandGate:
         started = loop.time()
         output: list[str] = []
 
+        journaled = 0
+
         def on_line(stream: str, line: str) -> None:
+            nonlocal journaled
             output.append(line)
             del output[:-OUTPUT_KEEP]
-            self.journal.write(OutputLine(id=command_id, stream=stream, line=line))
+            journaled += 1
+            if journaled <= JOURNAL_LINES:
+                self.journal.write(OutputLine(id=command_id, stream=stream, line=line))
             self.emit(CommandOutput(command_id, host, stream, line))
 
         try:
             ran = await self.connections.run(host, sent or remote, deadline=timeout + COMMAND_SLACK, on_line=on_line)
-            result = CommandResult(ran.exit_status, tuple(output), deadline_hit=ran.deadline_hit)
+            cut = "output cut: the command printed more than poolterm reads and was stopped" if ran.output_cut else ""
+            result = CommandResult(ran.exit_status, tuple(output), error=cut, deadline_hit=ran.deadline_hit)
         except HostUnavailable as exc:
             result = CommandResult(None, tuple(output), error=f"{exc.reach.value}: {exc.detail}")
+        if journaled > JOURNAL_LINES:
+            self.journal.write(OutputLine(id=command_id, stream="stderr",
+                                          line=f"[poolterm: {journaled - JOURNAL_LINES} more lines not journaled]"))
         seconds = round(loop.time() - started, 3)
         self.journal.write(CommandEnd(id=command_id, host=host, exit_status=result.exit_status,
                                       deadline_hit=result.deadline_hit, error=result.error, seconds=seconds,

@@ -7,7 +7,11 @@ already written) and fsynced, so a crash of the machine loses nothing either.
 Output lines of a streaming command are written one by one as they arrive and
 fsynced at most every :data:`OUTPUT_SYNC_INTERVAL` (a chatty ``xe host-list``
 would otherwise cost one disk flush per line); the command's end record is
-always fsynced.
+always fsynced. A write the kernel cuts short is finished from where it stopped.
+
+A disk that fills mid-incident does not stop the front end: a record that cannot be
+written waits in memory, in order, the journal says it is failing, and the records are
+written once they can be (see :class:`Journal`).
 
 The reader tolerates a torn last line (the writer was killed mid-write) and
 reopening for append first ends that line, so the journal stays parseable.
@@ -29,10 +33,11 @@ import re
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import platformdirs
 
@@ -50,19 +55,38 @@ from poolterm.actions.records import (
     run_of,
 )
 from poolterm.errors import JournalError
+from poolterm.untrusted import escape
 
 VERSION = 1
 OUTPUT_SYNC_INTERVAL = 0.25  # seconds between fsyncs of streamed output lines
+#: While the journal cannot be written (a full disk), records wait in memory, oldest first, up to
+#: this many records and bytes; beyond that the newest are counted and dropped, and a
+#: ``journal-gap`` record says so once writing works again. Front ends retry every
+#: :data:`RETRY_INTERVAL` seconds; every write retries too.
+HELD_RECORDS = 10_000
+HELD_BYTES = 16 * 1024 * 1024
+RETRY_INTERVAL = 2.0
+#: The kind of the record that says records were dropped while the journal could not be written.
+GAP_KIND = "journal-gap"
 #: How many of the newest journals are searched for an interrupted playbook, and how old they may be:
 #: an incident is recent; a run abandoned weeks ago must not stand in the way of today's.
 RESUME_SEARCH = 20
 RESUME_MAX_AGE = 24 * 3600.0
 #: A password parameter and its value: one shell word, quotes included (`shlex.quote` of a
-#: password with blanks or quotes is several quoted pieces, all of which must go).
-_WORD = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^\s'"\\])+"""
-_SECRET = re.compile(rf"(?i)(\b[\w-]*pass(?:word)?[\w-]*=)({_WORD})|((?:^|\s)-pw\s+)({_WORD})")
-#: Fields whose text may come from an operator or a host, redacted before writing.
-_TEXT_FIELDS = ("command", "remote", "line", "text")
+#: password with blanks or quotes is several quoted pieces, all of which must go; a quote
+#: never closed hides the rest of the text). A backtick before a blank or the end closes a quoted
+#: command (`xe ... password=<redacted>` in a refusal's reason) and is kept.
+_WORD = r"""(?:'[^']*+(?:'|\Z)|"(?:[^"\\]|\\(?:.|\Z))*+(?:"|\Z)|\\(?:.|\Z)|`(?=\S)|[^\s'"\\`])++"""
+#: Linear in the text, whatever it holds: a name is tried only where a run of name characters
+#: starts (the look-behind), is scanned once for `pass` and once to its end (`++` gives nothing
+#: back), and the value's pieces start with different characters, so nothing is ever retried.
+#: (The pattern before it, `\b[\w-]*pass...`, retried every suffix of a run: 20 KB of `a-a-…`
+#: took seconds.) The names: any parameter holding `pass` (master-password=, passwordfile=, ...).
+_SECRET = re.compile(rf"(?is)((?<![\w-])(?=[\w-]*?pass)[\w-]++=|(?:^|(?<=\s))-pw\s++)({_WORD})")
+#: Fields that hold a command or text an operator typed, redacted before writing. Not a host's
+#: output lines (``line``): a password is never sent to be printed back, and scanning every
+#: streamed line cost the event loop for nothing.
+_TEXT_FIELDS = ("command", "remote", "text", "reason")
 
 
 def default_dir() -> Path:
@@ -98,11 +122,7 @@ def operator_name() -> str:
 
 def redact(text: str) -> str:
     """Hide anything that looks like a password parameter (``master-password=...``, ``-pw ...``)."""
-
-    def hide(match: re.Match[str]) -> str:
-        return (match.group(1) or match.group(3)) + "<redacted>"
-
-    return _SECRET.sub(hide, text)
+    return _SECRET.sub(r"\1<redacted>", text)
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -111,7 +131,16 @@ def now_iso(epoch: float | None = None) -> str:
 
 
 class Journal:
-    """An open journal. Every :meth:`write` is on disk when it returns."""
+    """An open journal. Every :meth:`write` is on disk when it returns, or held in memory and said so.
+
+    A write that fails (a full disk, a file size limit, an I/O error) raises nothing: the
+    record waits in memory with the ones after it, in order, :attr:`failing` says why
+    and :attr:`pending` how many wait, and :meth:`retry` (called by every write, and by the
+    front ends on a timer) writes them once it can. A write the kernel cuts short is
+    finished from where it stopped, so no fragment is glued to the next record. Only
+    :meth:`open` raises :class:`JournalError`: a journal that cannot even start is
+    refused before anything is done.
+    """
 
     def __init__(self, path: Path, fd: int, operator: str):
         self.path = path
@@ -121,6 +150,26 @@ class Journal:
         self._seq = 0
         self._commands = 0
         self._last_sync = 0.0
+        #: Why the journal cannot be written now (one line), or None while it can.
+        self.failing: str | None = None
+        #: Called with the journal when :attr:`failing` goes from None to a reason, and back.
+        self.on_change: Callable[[Journal], None] | None = None
+        self._held: deque[bytes] = deque()  # encoded lines not yet (wholly) written, oldest first
+        self._held_bytes = 0
+        self._offset = 0  # bytes of the oldest held line already in the file (a write cut short)
+        self._unsynced = False  # written, but an fsync is owed
+        self._dropped: list[int] = []  # seq of the records dropped beyond the memory cap
+        self._last_error = ""
+
+    @property
+    def pending(self) -> int:
+        """Records held in memory, not yet (wholly) in the file."""
+        return len(self._held)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped beyond the memory cap since the journal last caught up."""
+        return len(self._dropped)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, operator: str | None = None,
@@ -132,9 +181,16 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from None
         journal = cls(path, fd, operator or operator_name())
-        journal._end_torn_line()
-        journal.write(Session(operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
-                              argv=[redact(a) for a in argv], version=VERSION))
+        try:
+            journal._end_torn_line()
+        except OSError as exc:
+            journal.failing = journal._error(exc)
+        if journal.failing is None:
+            journal.write(Session(operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
+                                  argv=[redact(a) for a in argv], version=VERSION))
+        if journal.failing is not None:  # not one line can be written: refuse it now, not mid-incident
+            os.close(fd)
+            raise JournalError(journal.failing)
         return journal
 
     def _end_torn_line(self) -> None:
@@ -155,6 +211,9 @@ class Journal:
     def write(self, record: Record | str, /, **fields: Any) -> dict:
         """Append one record and make it durable; returns the line written, as a dict.
 
+        Never raises for the file: a record that cannot be written is held in memory
+        (:attr:`failing`, :attr:`pending`) and written, in order, once it can be.
+
         ``record`` is a typed record, or a kind with its fields as keywords: the form from
         before the records had types, which can write a line with only some of its fields
         (the journal tests build cut-down runs that way)."""
@@ -164,6 +223,8 @@ class Journal:
             kind, fields = record.KIND, record.to_fields()
         else:
             kind = record
+        if self.failing is not None:
+            self.retry()  # what is held goes first: the file keeps the order the records were made in
         self._seq += 1
         epoch = time.time()
         written = {"at": now_iso(epoch), "t": round(epoch, 3), "kind": kind, "session": self.session,
@@ -171,24 +232,103 @@ class Journal:
         for key, value in fields.items():
             written[key] = redact(value) if key in _TEXT_FIELDS and isinstance(value, str) else value
         line = json.dumps(written, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-        try:
-            os.write(self._fd, line.encode("utf-8"))
-            monotonic = time.monotonic()
-            if kind != OutputLine.KIND or monotonic - self._last_sync >= OUTPUT_SYNC_INTERVAL:
-                os.fsync(self._fd)
-                self._last_sync = monotonic
-        except OSError as exc:
-            raise JournalError(f"cannot write journal {self.path}: {exc.strerror or exc}") from None
+        self._put(line.encode("utf-8"), sync=kind != OutputLine.KIND)
         return written
 
+    def retry(self) -> bool:
+        """Write what is held, in order, and fsync; True when nothing is held any more."""
+        if self.failing is None:
+            return True
+        if not self._drain(sync=True):
+            return False
+        lost, self._dropped = self._dropped, []
+        self._changed(None)
+        if lost:
+            self.write(GAP_KIND, lost=len(lost), seqs=_ranges(lost),
+                       reason=f"{self._last_error}; the memory that holds its records meanwhile was full")
+        return self.failing is None
+
+    def _put(self, data: bytes, *, sync: bool) -> None:
+        self._hold(data)
+        # While failing, the retry before this record failed: it waits behind the others.
+        if self.failing is None and not self._drain(sync=sync):
+            self._changed(self._last_error)
+
+    def _hold(self, data: bytes) -> None:
+        if self._held and (len(self._held) >= HELD_RECORDS or self._held_bytes + len(data) > HELD_BYTES):
+            self._dropped.append(self._seq)
+            return
+        self._held.append(data)
+        self._held_bytes += len(data)
+
+    def _drain(self, *, sync: bool) -> bool:
+        """Write every held line, finishing a line cut short first; fsync when due. False on failure."""
+        try:
+            while self._held:
+                data = self._held[0]
+                while self._offset < len(data):  # os.write may write less than asked: loop
+                    self._offset += os.write(self._fd, memoryview(data)[self._offset:])
+                    self._unsynced = True
+                self._held.popleft()
+                self._held_bytes -= len(data)
+                self._offset = 0
+            monotonic = time.monotonic()
+            if self._unsynced and (sync or monotonic - self._last_sync >= OUTPUT_SYNC_INTERVAL):
+                os.fsync(self._fd)
+                self._unsynced = False
+                self._last_sync = monotonic
+        except OSError as exc:
+            self._last_error = self._error(exc)
+            return False
+        return True
+
+    def _error(self, exc: OSError) -> str:
+        if self._fd < 0:
+            return f"cannot write journal {self.path}: it is closed"
+        return f"cannot write journal {self.path}: {exc.strerror or exc}"
+
+    def _changed(self, failing: str | None) -> None:
+        was, self.failing = self.failing, failing
+        if (was is None) != (failing is None) and self.on_change is not None:
+            self.on_change(self)
+
+    def loss(self) -> str:
+        """What was never written (held, or dropped beyond the memory cap), in one line; "" if nothing.
+
+        After :meth:`close`, what a front end tells the operator was lost."""
+        lost = len(self._held) + len(self._dropped)
+        if not lost:
+            return ""
+        return f"{lost} journal record{'s' if lost != 1 else ''} could not be written to {self.path} and " \
+               f"{'are' if lost != 1 else 'is'} lost ({self.failing or self._last_error})"
+
     def close(self) -> None:
+        """Write what is held if it can, fsync and close; what still cannot be written is left
+        in :attr:`pending` and :meth:`loss` for the front end to report. Never raises."""
         if self._fd < 0:
             return
+        self.retry()
         try:
-            os.fsync(self._fd)
+            if self._unsynced:
+                os.fsync(self._fd)
+                self._unsynced = False
+        except OSError as exc:
+            self._last_error = self._error(exc)
+            self._changed(self._last_error)
         finally:
             os.close(self._fd)
             self._fd = -1
+
+
+def _ranges(numbers: list[int]) -> list[list[int]]:
+    """``[7, 8, 9, 12]`` as ``[[7, 9], [12, 12]]``."""
+    ranges: list[list[int]] = []
+    for n in numbers:
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    return ranges
 
 
 # --------------------------------------------------------------------------- reading
@@ -231,7 +371,19 @@ def _parse(raw: bytes) -> dict | None:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return record if isinstance(record, dict) and "kind" in record else None
+    return _escaped(record) if isinstance(record, dict) and "kind" in record else None
+
+
+def _escaped(value: object) -> object:
+    """A record read back, every string in it escaped: a journal written by an older poolterm
+    (or edited by hand) may hold a host's raw bytes, and reports print what it holds."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {escape(key): _escaped(item) for key, item in value.items()}
+    return value
 
 
 # --------------------------------------------------------------------------- resuming

@@ -8,6 +8,7 @@ the first verdict that was not healthy to the first healthy one after it.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Callable
 
@@ -270,6 +271,8 @@ def _hosts(value: object) -> str:
 
 # --------------------------------------------------------------------------- markdown
 
+_BACKTICKS = re.compile("`+")
+
 
 def render_markdown(report: dict) -> str:
     pools = sorted({v["pool"] for v in report["verdicts"] if v.get("pool")}
@@ -289,12 +292,19 @@ def render_markdown(report: dict) -> str:
         output = entry.get("output") or []
         if output:
             shown = output[:OUTPUT_LINES]
-            lines.append("  ```")
+            fence = _fence(shown)
+            lines.append(f"  {fence}")
             lines += [f"  {line}" for line in shown]
             if len(output) > len(shown):
                 lines.append(f"  ... {len(output) - len(shown)} more lines")
-            lines.append("  ```")
+            lines.append(f"  {fence}")
     return "\n".join(lines) + "\n"
+
+
+def _fence(lines: list[str]) -> str:
+    """A code fence no line inside can close: longer than any run of backticks in them (CommonMark)."""
+    longest = max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _summary(report: dict) -> list[str]:

@@ -14,6 +14,7 @@ import sys
 
 from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
 from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.cli.playbook import journal_lost
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return exit_status(app, app.run())
     finally:
         journal.close()
+        journal_lost(journal)
 
 
 def open_journal(args: argparse.Namespace) -> tuple[Journal, ResumePoint | None]:

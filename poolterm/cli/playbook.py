@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 from poolterm.actions.gate import ConfirmRequest, OverrideRequest
-from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
+from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint, open_incident_journal
 from poolterm.actions.records import PlaybookEnd
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.errors import UsageError
@@ -178,10 +178,37 @@ def run_playbook(args: argparse.Namespace) -> int:
         journal, point = open_incident_journal(args.journal, sys.argv)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
+    journal.on_change = journal_changed
     try:
         return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point, secrets))
     finally:
         journal.close()
+        journal_lost(journal)
+
+
+def journal_changed(journal: Journal) -> None:
+    """The journal's ``on_change``: one line on stderr when it starts failing, one when it is written again."""
+    if journal.failing is not None:
+        print(f"poolterm: warning: {journal.failing}; its records are kept in memory and written as soon as "
+              f"it can be (retried every {RETRY_INTERVAL:g} s)", file=sys.stderr, flush=True)
+    else:
+        print(f"poolterm: journal {journal.path} written again: every record kept in memory is in it",
+              file=sys.stderr, flush=True)
+
+
+def journal_lost(journal: Journal) -> None:
+    """After the journal is closed: say on stderr what could never be written to it."""
+    loss = journal.loss()
+    if loss:
+        print(f"poolterm: warning: {loss}", file=sys.stderr, flush=True)
+
+
+async def _retry_journal(journal: Journal) -> None:
+    """Write what the journal holds in memory every few seconds, even while nothing else is written."""
+    while True:
+        await asyncio.sleep(RETRY_INTERVAL)
+        if journal.failing is not None:
+            journal.retry()
 
 
 def _preset_password(args: argparse.Namespace) -> str | None:
@@ -214,6 +241,7 @@ async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeou
                       publish=runner.observed)
     runner.attach(watcher)
     watcher.start()
+    retrying = asyncio.create_task(_retry_journal(journal))
     try:
         out.line(f"poolterm playbook {playbook.id}: observing pool {pool.name} "
                  f"({len(pool.hosts)} hosts; operator {journal.operator}; journal {journal.path})")
@@ -224,6 +252,7 @@ async def _run(args, inventory, pool, playbook: Playbook, timing: Timing, timeou
         finished = await runner.run(playbook, target=args.target, resume=resume or None)
         return EXIT_DONE if finished.ok else EXIT_STOPPED
     finally:
+        retrying.cancel()
         await runner.close()
         await watcher.stop()
         await connections.close()

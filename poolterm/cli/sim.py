@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poolterm.errors import UsageError
-from poolterm.sim.control import ACTIONS, FAULT_ACTIONS, ControlError, RemoteExec, format_status, request, signal_number
+from poolterm.sim.control import (
+    ACTIONS,
+    DATA_ACTIONS,
+    FAULT_ACTIONS,
+    ControlError,
+    RemoteExec,
+    format_status,
+    request,
+    signal_number,
+)
 from poolterm.sim.runtime import Simulator, SimulatorError
 
 if TYPE_CHECKING:
@@ -48,6 +57,12 @@ Drive a running simulator.
   unhang-xapi HOST  xapi answers again
   reinstall HOST    fresh install of a powered-off host: new uuid and pool secret,
                     its own pool of one (root password: "Lab root pw") once powered on
+  write-file HOST PATH
+                    replace PATH (/etc/xensource/pool.conf or /etc/xensource-inventory)
+                    with standard input, byte for byte: hostile or damaged content
+  set-name-label HOST LABEL
+                    give HOST any name-label in its pool's databases, as xapi would
+                    take it from xe host-param-set (hostile text included)
   status            ground truth: power, link, xapi, pool.conf, emergency per host
 """
 
@@ -93,6 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--dir", required=True, metavar="DIR", help="the simulator's directory")
     ctl.add_argument("action", choices=ACTIONS, metavar="ACTION", help="one of: " + ", ".join(ACTIONS))
     ctl.add_argument("host", nargs="?", metavar="HOST", help="the host to act on (not for status)")
+    ctl.add_argument("value", nargs="?", metavar="PATH|LABEL",
+                     help="write-file: the file to replace; set-name-label: the new label")
     ctl.add_argument("--json", action="store_true", help="print the answer as JSON")
     ctl.set_defaults(func=ctl_command)
 
@@ -195,6 +212,7 @@ def ctl_command(args: argparse.Namespace) -> int:
     payload = {"action": args.action}
     if args.host:
         payload["host"] = args.host
+    payload.update(_planted(args))
     try:
         answer = asyncio.run(request(_control_path(args.dir), payload))
     except ControlError as exc:
@@ -209,6 +227,22 @@ def ctl_command(args: argparse.Namespace) -> int:
     else:
         print(f"{args.host}: {args.action} done")
     return 0
+
+
+def _planted(args: argparse.Namespace) -> dict:
+    """The data a write-file or set-name-label request carries; UsageError for a bad request."""
+    if args.action not in DATA_ACTIONS:
+        if args.value is not None:
+            raise UsageError(f"sim ctl {args.action} takes no {args.value!r}")
+        return {}
+    field = DATA_ACTIONS[args.action]
+    if not args.host or args.value is None:
+        raise UsageError(f"sim ctl {args.action} needs a HOST and a {field.upper()}")
+    if args.action == "write-file":
+        # Bytes that are not UTF-8 travel as surrogates and leave the simulated host as those bytes.
+        content = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        return {"path": args.value, "content": content}
+    return {"label": args.value}
 
 
 # ---------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from pathlib import Path
 import platformdirs
 from yaml.nodes import Node
 
+from poolterm.config.ssh_config import check_ssh_config
 from poolterm.datafile import DataFile, Keys, at_key, child, is_null, line_of
 from poolterm.errors import ConfigError
 from poolterm.xe import address_key, validate_address, validate_name
@@ -263,6 +264,7 @@ class _Loader(DataFile):
         root = self.top("file is empty; expected 'pools:' with at least one pool")
         top = self.mapping(root, "", TOP)
         ssh = self.ssh(top["ssh"]) if "ssh" in top else SshSettings()
+        check_ssh_config(ssh.config)  # before anything connects: every front end fails the same way
         probe = self.probe(top["probe"]) if "probe" in top else ProbeSettings()
         pools = self.pools(top.require("pools", "missing: list at least one pool with its hosts"), ssh)
         return Inventory(path=path, ssh=ssh, probe=probe, pools=pools)

@@ -18,7 +18,15 @@ The rules come from the field notes and the dangers in docs/xapi.md ("Recovery p
   that still believes it is a member ("unreachable is not off");
 * ``host-shutdown``/``host-reboot`` of the master cuts every host off from the
   pool (the notes' first incident): hand the role over first;
-* ``--read-only`` refuses everything that is not a query.
+* ``--read-only`` refuses everything that is not a query;
+* xe's own client options (``server=``, ``-s``, ``username=``, ``password=``, ``--debug``,
+  ...) are refused everywhere, queries included: they send the command to another host than
+  the one judged, or log the session;
+* a host selector other than ``uuid=`` (``name-label=``, ``host=``, ``address=``) is resolved
+  as xe resolves it, in the pool database of the master the target talks to, as last probed;
+  one that does not name exactly one host there is refused.
+
+Every text here shows a command with its secrets masked (:attr:`Command.shown`).
 
 A refusal can be overridden only by typing the name of the host it protects and
 a reason (:func:`accepts_override`); ``--yes`` answers confirmations, never
@@ -31,8 +39,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from poolterm.diagnosis.diagnose import wait_for_promotion
-from poolterm.model import Diagnosis, HostState, PoolDiagnosis, Role, Verdict, XapiState
-from poolterm.xe import address_key
+from poolterm.model import DbHost, Diagnosis, HostState, Observation, PoolDiagnosis, Reach, Role, Verdict, XapiState
+from poolterm.xe import address_key, masked_words, validate_uuid
 
 #: xe commands that only read. Anything not listed here is treated as a change.
 READ_ONLY_XE = frozenset({
@@ -84,6 +92,14 @@ GENERIC_EFFECT = "poolterm does not know this command: treat it as a change to t
 
 #: Selectors xe accepts for host commands (`xe host-shutdown uuid=...`).
 HOST_SELECTORS = ("uuid", "name-label", "host", "hostname", "address")
+#: The xe client's own options (xapi's ocaml/xe-cli/newcli.ml, ``parse_args``), read by the client
+#: before the command reaches xapi, anywhere on the line: ``KEY=value`` for these keys ...
+CLIENT_KEYWORDS = frozenset({"server", "port", "username", "password", "passwordfile", "nossl", "debug",
+                             "debugonfail", "traceparent"})
+#: ... and these words (``-s HOST``, ``-pw PASSWORD``, ``--debug``). Any other word with one
+#: leading dash is refused too: no xe parameter is written that way.
+CLIENT_OPTIONS = frozenset({"-s", "-h", "-p", "-u", "-pw", "-pwf", "--nossl", "--debug", "--debug-on-fail",
+                            "--traceparent"})
 #: Shortest reason accepted for an override: a word, not a keystroke.
 MIN_REASON = 3
 
@@ -128,6 +144,8 @@ class Facts:
     """What poolterm knows beyond the diagnosis, as the guards need it."""
 
     uuids: Mapping[str, str] = field(default_factory=dict)  # host name -> uuid, from the probes
+    #: host name -> the pool database it listed when last probed as a master (:func:`databases`)
+    databases: Mapping[str, tuple[DbHost, ...]] = field(default_factory=dict)
     powered_off: frozenset[str] = frozenset()  # hosts the operator confirmed powered off (journaled)
     ha_enabled: bool | None = None  # last answer of `pool-list params=ha-enabled` on the master
 
@@ -148,14 +166,48 @@ class Command:
     @property
     def read_only(self) -> bool:
         if self.is_xe:
-            return self.name in READ_ONLY_XE and self.flags <= READ_ONLY_FLAGS
+            return self.name in READ_ONLY_XE and self.flags <= READ_ONLY_FLAGS and self.client_option is None
         if self.name == "systemctl":
             return self.argv[1:2] == ("is-active",)
         return self.name in READ_ONLY_PROGRAMS
 
     @property
     def text(self) -> str:
+        """The words as sent, secrets included: never for display (:attr:`shown` is)."""
         return " ".join(self.argv)
+
+    @property
+    def shown(self) -> str:
+        """The words with every secret value masked, for every text that shows or journals the command."""
+        return " ".join(masked_words(self.argv))
+
+    @property
+    def client_option(self) -> str | None:
+        """The first of xe's own client options on the line, as shown (``server=``, ``-pw``), if any."""
+        if not self.is_xe:
+            return None
+        return next((shown for word in self.argv[2:] if (shown := xe_client_option(word))), None)
+
+
+def xe_client_option(word: str) -> str | None:
+    """``word``, if the xe client reads it itself (:data:`CLIENT_KEYWORDS`, :data:`CLIENT_OPTIONS`), as it
+    may be shown: the key of ``KEY=value`` with ``=``, never the value."""
+    key, equals, _ = word.partition("=")
+    if key.casefold() in CLIENT_KEYWORDS:
+        return f"{key}=" if equals else key
+    if key.casefold() in CLIENT_OPTIONS or (word.startswith("-") and not word.startswith("--")):
+        return key if len(key) <= 20 else key[:17] + "..."
+    return None
+
+
+def databases(observations: Mapping[str, Observation]) -> dict[str, tuple[DbHost, ...]]:
+    """Host name -> the pool database it listed as master, from its latest round or, unreachable, its last."""
+    found = {}
+    for name, obs in observations.items():
+        seen = obs if obs.reach is Reach.CONNECTED else obs.stale
+        if seen is not None and seen.db_hosts is not None:
+            found[name] = seen.db_hosts
+    return found
 
 
 def parse_command(argv: Sequence[str]) -> Command:
@@ -182,12 +234,19 @@ def decide(argv: Sequence[str], target: str, diagnosis: Diagnosis, *, read_only:
            facts: Facts = Facts()) -> Decision:
     """The one policy: what happens if ``argv`` is sent to host ``target`` now."""
     command = parse_command(argv)
+    option = command.client_option
+    if option is not None:
+        return Refuse("xe-client-option",
+                      f"`{option}` is read by the xe client itself and sends the command to another server or as "
+                      f"another user (or logs the session), while poolterm judges it as run on {target}.",
+                      "Leave out server=, port=, username=, password=, passwordfile=, debug and their -s, -p, -u, "
+                      "-pw, -pwf, -h forms; run the command on the host it is meant for.", target, overridable=False)
     if command.read_only:
         return Allow()
     if not command.argv:
         return Refuse("empty", "There is no command to run.", "Type an xe command.", target, overridable=False)
     if read_only:
-        return Refuse("read-only", f"`{command.text}` changes the pool and this session is read-only (--read-only).",
+        return Refuse("read-only", f"`{command.shown}` changes the pool and this session is read-only (--read-only).",
                       "Only queries run here; start poolterm without --read-only to make changes.", target,
                       overridable=False)
     pool = pool_of(diagnosis, target)
@@ -201,7 +260,7 @@ def decide(argv: Sequence[str], target: str, diagnosis: Diagnosis, *, read_only:
     warnings = f" Warning: {found}" if isinstance(found, str) else ""
     host = _host(pool, target)
     where = f"{target} ({host.address})" if host else target
-    return Confirm(f"On {where}: {command.text}. {EFFECTS.get(command.name, GENERIC_EFFECT)}{warnings}")
+    return Confirm(f"On {where}: {command.shown}. {EFFECTS.get(command.name, GENERIC_EFFECT)}{warnings}")
 
 
 def accepts_override(refusal: Refuse, typed_host: str, reason: str) -> bool:
@@ -237,7 +296,15 @@ class _Pool:
         return next((f.hosts[0] for f in self.diagnosis.findings if f.kind == "master-taking-over"), None)
 
     def by_uuid(self, uuid: str) -> str | None:
-        return next((name for name, u in self.facts.uuids.items() if u == uuid.lower()), None)
+        """The host with this uuid: the pool's inventory host when poolterm can tell which one it is (by the
+        uuid it reported, or by the address a database lists for the uuid), else a name-label from a database."""
+        uuid = uuid.lower()
+        names = [name for name, u in self.facts.uuids.items() if u == uuid]
+        inventory = next((n for n in names if self.host(n) is not None), None)
+        if inventory is None:
+            addresses = {r.address for db in self.facts.databases.values() for r in db if r.uuid == uuid}
+            inventory = next((n for a in sorted(addresses) if (n := self.by_address(a)) is not None), None)
+        return inventory or (names[0] if names else None)
 
     def by_address(self, address: str) -> str | None:
         key = address_key(address)
@@ -247,21 +314,68 @@ class _Pool:
         return sum(1 for h in self.diagnosis.hosts
                    if h.reachable and h.role is Role.SLAVE and h.believed_master == master)
 
-    def selected_host(self, command: Command) -> str | None:
-        """The one host a host-selector command names, if it names exactly one we know."""
+    def database(self, target: str) -> tuple[str, tuple[DbHost, ...] | None]:
+        """The master whose database xe on ``target`` reads (``target`` itself when it runs as master), and
+        that database as last probed (None if poolterm has not read it)."""
+        host = self.host(target)
+        if host is not None and host.role is Role.MASTER:
+            return target, self.facts.databases.get(target)
+        if host is None or host.role is not Role.SLAVE or not host.believed_master:
+            return target, None  # a host that is neither master nor slave: no telling whose database
+        master = host.believed_master  # a host name when poolterm knows the address, else the address
+        if self.host(master) is None:
+            master = self.by_address(master) or master
+        return master, self.facts.databases.get(master)
+
+    def selected_host(self, command: Command, target: str) -> tuple[str | None, str]:
+        """The one host the command's selectors name, or None and why not (a phrase).
+
+        ``uuid=`` is looked up in what the probes said; every other selector is matched the way
+        xe matches it, against the pool database of the master ``target`` talks to, and the record
+        found is then the host with its uuid (or address). Several selectors must agree."""
+        found: set[str] = set()
         for key in HOST_SELECTORS:
             value = command.params.get(key)
-            if not value:
+            if value is None:
                 continue
-            if key == "uuid":
-                return self.by_uuid(value)
-            if key == "address":
-                return self.by_address(value)
-            if self.host(value) is not None:
-                return value
-            if key == "host":
-                return self.by_uuid(value) or self.by_address(value)
-        return None
+            name, why = self._select(key, value, target)
+            if name is None:
+                return None, why
+            found.add(name)
+        if len(found) != 1:
+            return None, "its selectors name different hosts" if found else "it has no host selector"
+        return found.pop(), ""
+
+    def _select(self, key: str, value: str, target: str) -> tuple[str | None, str]:
+        if key == "uuid" or (key == "host" and _is_uuid(value)):
+            name = self.by_uuid(value)
+            return name, "" if name else f"uuid {value} is not a host poolterm has seen"
+        if key == "hostname":
+            return None, ("hostname= is matched against a field poolterm does not read from the pool database, "
+                          "so it cannot tell which host that is")
+        master, db = self.database(target)
+        if db is None:
+            return None, (f"{key}= is matched against the pool database of {master}, the master {target} talks "
+                          "to, and poolterm has not read that database")
+        if key == "address":
+            records = [r for r in db if address_key(r.address) == address_key(value)]
+        else:  # name-label, or host= with a name
+            records = [r for r in db if r.name == value]
+        if len(records) != 1:
+            count = f"{len(records)} hosts" if records else "no host"
+            return None, f"{count} in the pool database of {master} {'have' if records else 'has'} {key} {value}"
+        name = self.by_uuid(records[0].uuid)
+        if name is None:
+            return None, f"{key} {value} is host {records[0].uuid} of {master}'s database, which poolterm cannot place"
+        return name, ""
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        validate_uuid(value.lower())
+    except ValueError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- the rules
@@ -363,12 +477,12 @@ def _power(command: Command, target: str, pool: _Pool) -> Refuse | None:
     if "--multiple" in command.flags or not any(command.params.get(k) for k in HOST_SELECTORS):
         return Refuse(
             "power-selector",
-            f"`{command.text}` does not name exactly one host, and xe applies it to every host it matches.",
+            f"`{command.shown}` does not name exactly one host, and xe applies it to every host it matches.",
             "Name one host: uuid=<its uuid>.",
             target)
-    name = pool.selected_host(command)
+    name, why = pool.selected_host(command, target)
     if name is None:
-        return Refuse("power-unknown", f"`{command.text}` names no host poolterm knows.",
+        return Refuse("power-unknown", f"`{command.shown}` names no host poolterm can tell: {why}.",
                       "Name the host by its uuid (xe host-list on the master).", target)
     host = pool.host(name)
     if name == pool.master or (host is not None and host.role is Role.MASTER):

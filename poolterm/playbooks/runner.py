@@ -218,7 +218,8 @@ class PlaybookRunner:
     def facts(self) -> guards.Facts:
         engine = self._engine
         ha = engine.facts.get("ha-enabled") if engine else None
-        return guards.Facts(uuids=known_uuids(self.watcher.observations),
+        observations = self.watcher.observations
+        return guards.Facts(uuids=known_uuids(observations), databases=guards.databases(observations),
                             powered_off=frozenset(engine.powered_off) if engine else frozenset(),
                             ha_enabled=ha.value if ha is not None else None)  # type: ignore[arg-type]
 

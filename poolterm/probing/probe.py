@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import shlex
+from collections import deque
 from dataclasses import dataclass, field
 
 from poolterm import xe
@@ -29,6 +30,11 @@ MASTER_PORT_TIMEOUT = 1  # seconds: a slave that cannot reach its master's xapi 
 EMERGENCY_FLAG_TIMEOUT = 2  # host-is-in-emergency-mode is local; it only hangs when xapi itself does
 
 DB_FIELDS = "uuid,name-label,address,enabled,host-metrics-live"
+#: The newest output lines of a round kept for the host view.
+RAW_LINES = 200
+#: Bytes one round may print: a 5000-host pool's listing is about 1 MB. A host printing more
+#: is stopped, and the round says so in its last line.
+ROUND_OUTPUT_LIMIT = 16 << 20
 
 _END = re.compile(r"^(.*) @@end (\d+)$")
 _SECTION = re.compile(r"^@@([a-z]+)$")
@@ -107,7 +113,7 @@ class ProbeParser:
 
     host: str
     values: dict[str, object] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=RAW_LINES))
     _current: str | None = None
     _buffer: list[str] = field(default_factory=list)
 
@@ -148,7 +154,7 @@ class ProbeParser:
         if hung and self._current in ("xe", "db") and "xe" not in values:
             values["xe"] = XeCall("hung", "no answer before the probe deadline")
         return Observation(host=self.host, at=at, reach=Reach.CONNECTED, last_seen=at, complete=complete,
-                           raw=tuple(self.lines[-200:]), **values)
+                           raw=tuple(self.lines), **values)
 
 
 def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:

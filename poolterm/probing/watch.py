@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from poolterm.model import Observation, Reach
-from poolterm.probing.probe import PUBLISH_AFTER, ProbeParser, build_probe_command
+from poolterm.probing.probe import PUBLISH_AFTER, ROUND_OUTPUT_LIMIT, ProbeParser, build_probe_command
 from poolterm.transport.ssh import Connections, HostUnavailable
 
 #: Extra seconds above the probe timeout for the local deadline: the remote
@@ -60,7 +60,7 @@ class Watcher:
 
         try:
             result = await self.connections.run(
-                name, command, deadline=self.timeout + DEADLINE_SLACK, on_line=on_line)
+                name, command, deadline=self.timeout + DEADLINE_SLACK, on_line=on_line, limit=ROUND_OUTPUT_LIMIT)
             obs = parser.observation(loop.time(), complete=True, hung=result.deadline_hit)
             if not read_inventory:
                 obs = replace(obs, uuid=known.uuid)  # the inventory is read once; the uuid carries over

@@ -4,6 +4,9 @@ Requests, one JSON object per line:
 
 - ``{"action": "crash", "host": "plot1"}`` (any fault action) ->
   ``{"ok": true, "action": "crash", "host": "plot1"}`` or ``{"ok": false, "error": "..."}``
+- ``{"action": "write-file", "host": "plot3", "path": "/etc/xensource/pool.conf", "content": "..."}``
+  and ``{"action": "set-name-label", "host": "plot3", "label": "..."}``: plant any text, hostile
+  included (text that stands for bytes which are not UTF-8 leaves the host as those bytes)
 - ``{"action": "status"}`` -> the World's status with ``"ok": true`` added
 - ``{"action": "exec", "host": "plot2", "command": "...", "stdin": "..."}`` ->
   frames ``{"stdout": "..."}`` / ``{"stderr": "..."}`` then ``{"exit": N}``
@@ -40,7 +43,12 @@ FAULT_ACTIONS = {
     "unhang-xapi": "unhang_xapi",
     "reinstall": "reinstall",
 }
-ACTIONS = (*FAULT_ACTIONS, "status")
+#: Actions that plant data on a host, and the request field each one needs besides the host.
+DATA_ACTIONS = {
+    "write-file": "path",  # content: the request's "content"
+    "set-name-label": "label",
+}
+ACTIONS = (*FAULT_ACTIONS, *DATA_ACTIONS, "status")
 
 LINE_LIMIT = 1 << 26  # a 1000-host status is one long line
 HOST_DOWN_STATUS = 255  # what ssh reports when the host goes away under a command
@@ -143,7 +151,8 @@ class ControlServer:
 
     async def _answer(self, req: dict) -> dict:
         try:
-            answer = await self.sim.ctl(str(req.get("action", "")), req.get("host"))
+            answer = await self.sim.ctl(str(req.get("action", "")), req.get("host"),
+                                        **{key: req[key] for key in ("path", "content", "label") if key in req})
         except SimError as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, **answer}

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from poolterm.errors import SimulatorError
-from poolterm.sim.control import ACTIONS, FAULT_ACTIONS, ControlServer
+from poolterm.sim.control import ACTIONS, DATA_ACTIONS, FAULT_ACTIONS, ControlServer
 from poolterm.sim.server import HostServer
 from poolterm.sim.shell import Io, Shell
 from poolterm.sim.world import SimError, SimParams, World, XeAsk, XeDone, XeHang, default_addresses
@@ -306,7 +306,9 @@ class Simulator:
 
     def inventory_yaml(self) -> str:
         doc = {
-            "ssh": {"user": "root", "identity": self.client_key.name, "known_hosts": self.known_hosts.name},
+            # No OpenSSH config: the simulated pool is the same whatever the user's ~/.ssh/config says.
+            "ssh": {"user": "root", "identity": self.client_key.name, "known_hosts": self.known_hosts.name,
+                    "config": None},
             "probe": {"interval": 2, "timeout": 5},
             "pools": [
                 {
@@ -363,10 +365,12 @@ class Simulator:
 
     # driving
 
-    async def ctl(self, action: str, host: str | None = None) -> dict:
-        """Apply a fault (or read status); raises SimError for a bad request."""
+    async def ctl(self, action: str, host: str | None = None, **data: object) -> dict:
+        """Apply a fault, plant data (or read status); raises SimError for a bad request."""
         if action == "status":
             return self.status()
+        if action in DATA_ACTIONS:
+            return self._plant(action, host, data)
         method = FAULT_ACTIONS.get(action)
         if method is None:
             raise SimError(f"unknown action {action!r} (expected one of: {', '.join(ACTIONS)})")
@@ -374,6 +378,22 @@ class Simulator:
             raise SimError(f"{action} needs a host name")
         self._server(host)
         self.live.act(method, host)
+        return {"ok": True, "action": action, "host": host}
+
+    def _plant(self, action: str, host: str | None, data: dict) -> dict:
+        if not host:
+            raise SimError(f"{action} needs a host name")
+        self._server(host)
+        if action == "write-file":
+            path, content = data.get("path"), data.get("content")
+            if not isinstance(path, str) or not isinstance(content, str):
+                raise SimError("write-file needs a path and the file's content")
+            self.live.act("plant_file", host, path, content)
+        else:
+            label = data.get("label")
+            if not isinstance(label, str):
+                raise SimError("set-name-label needs a label")
+            self.live.act("set_name_label", host, label)
         return {"ok": True, "action": action, "host": host}
 
     async def wait_until(self, predicate: Callable[[dict], bool], timeout: float = 30.0) -> dict:

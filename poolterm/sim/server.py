@@ -366,6 +366,10 @@ class HostServer:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=30,
+            # Text that stands for bytes which are not UTF-8 (planted by `sim ctl write-file`)
+            # leaves as those bytes, as a real host's would.
+            encoding="utf-8",
+            errors="surrogateescape",
             # AES-GCM runs in OpenSSL; asyncssh's chacha20-poly1305 builds a cipher
             # context per packet, which dominates CPU with 1000 hosts in one process.
             encryption_algs=SERVER_CIPHERS,

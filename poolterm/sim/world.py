@@ -443,6 +443,29 @@ class World:
         host.pool_conf = content
         self.changed()
 
+    def plant_file(self, name: str, path: str, content: str, now: float) -> None:
+        """Replace a file the probe reads, whatever it holds (``sim ctl write-file``): the way
+        to give a host a hostile or damaged pool.conf or inventory. Like an edit by hand,
+        xapi only acts on it at its next start."""
+        host = self.host(name)
+        if path == POOL_CONF:
+            host.pool_conf = content
+        elif path == INVENTORY:
+            host.inventory = content
+        else:
+            raise SimError(f"{path} cannot be written on a simulated host (only {POOL_CONF} and {INVENTORY})")
+        self.changed()
+
+    def set_name_label(self, name: str, label: str, now: float) -> None:
+        """``xe host-param-set uuid=<host> name-label=LABEL`` on the pool's master, pushed to every
+        database that lists the host (``sim ctl set-name-label``): any text at all, as xapi takes it."""
+        uuid = self.host(name).uuid
+        for host in self.hosts():
+            if uuid in host.db:
+                host.db = host.db.writable()
+                host.db.update_host(uuid, name_label=label)
+        self.changed()
+
     def xe(self, name: str, argv: list[str], now: float, *, reply: str | None = None) -> XeDone | XeHang | XeAsk:
         host = self.host(name)
         self.advance(now)

@@ -19,27 +19,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from poolterm.config.inventory import parse_jump
+from poolterm.config.ssh_config import check_ssh_config
 from poolterm.model import Reach
 from poolterm.transport.sshlib import asyncssh
+from poolterm.untrusted import LineDecoder, escape
 
 MAX_CHANNELS_PER_HOST = 8  # OpenSSH MaxSessions is 10: leave room for an operator's own session
 HANDSHAKE_LIMIT = 32
 NETWORK_BACKOFF = (0.5, 1.0, 2.0, 3.0)  # short: a host coming back should be seen within seconds
 AUTH_BACKOFF = 60.0
 CHANNEL_OPEN_TIMEOUT = 1.0
+#: A host refusing a channel just after one of ours closed may not have freed its session yet:
+#: retry every SESSION_RETRY seconds for SESSION_RELEASE seconds after the close.
+SESSION_RELEASE, SESSION_RETRY = 1.0, 0.05
 # AES-GCM first: asyncssh builds a new cipher context per packet for chacha20-poly1305,
 # which made it most of the probe's client CPU. Every OpenSSH since 6.2 offers AES-GCM.
 ENCRYPTION_ALGS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
                    "aes128-ctr", "aes256-ctr")
 KILL_GRACE = 2.0
+MAX_HOPS = 8  # jump hosts in one ProxyJump chain, counting those the hops' own ProxyJump adds
+#: Bytes one command may print (stdout and stderr together) before it is stopped: an
+#: xe host-list of a 5000-host pool is about 1 MB; a host flooding output must not
+#: hold the console's loop or memory.
+OUTPUT_LIMIT = 8 << 20
 
 LineSink = Callable[[str, str], None]  # (stream "stdout"|"stderr", line without newline)
 
 
 class HostUnavailable(Exception):
-    """The host cannot be used right now; ``reach`` says how it failed."""
+    """The host cannot be used right now; ``reach`` says how it failed.
+
+    ``detail`` often quotes the host (a disconnect reason, a channel refusal), so it
+    is escaped here, where it enters."""
 
     def __init__(self, reach: Reach, detail: str):
+        detail = escape(detail)
         super().__init__(f"{reach.value}: {detail}")
         self.reach = reach
         self.detail = detail
@@ -50,6 +65,27 @@ class RunResult:
     exit_status: int | None
     signal: str | None = None
     deadline_hit: bool = False  # our local deadline ended it, not the command
+    output_cut: bool = False  # it printed more than its output limit and was stopped
+
+
+class _OutputLimit(Exception):
+    """A command printed more than the bytes it was allowed."""
+
+
+class _Budget:
+    """Bytes a command may still print, shared by its stdout and stderr."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+        self.limit = limit
+
+    def take(self, data: bytes) -> bytes:
+        """The part of ``data`` that fits (all of it, until the limit is reached)."""
+        if len(data) <= self.left:
+            self.left -= len(data)
+            return data
+        fits, self.left = data[:self.left], 0
+        return fits
 
 
 @dataclass
@@ -62,6 +98,9 @@ class _Link:
     retry_at: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     channels: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_CHANNELS_PER_HOST))
+    open: int = 0  # our channels open on the connection now
+    freed: asyncio.Event = field(default_factory=asyncio.Event)  # set (and replaced) when one of them closes
+    closed_at: float = float("-inf")  # when one of them last closed (the loop's clock)
 
 
 class Connections:
@@ -74,7 +113,10 @@ class Connections:
         self._handshakes = asyncio.Semaphore(handshake_limit)
         self._known_hosts: dict[Path, asyncssh.SSHKnownHosts] = {}
         self._jumps: dict[tuple, asyncssh.SSHClientConnection] = {}
-        self._jump_lock = asyncio.Lock()
+        self._jump_locks: dict[tuple, asyncio.Lock] = {}
+        # Host keys are verified on every hop: an SSH config that says otherwise is an error
+        # (SshConfigError, FILE:LINE), before any connection.
+        check_ssh_config(self._ssh_config_path())
         self._on_change = on_change or (lambda name: None)
         self._closed = False
 
@@ -148,8 +190,12 @@ class Connections:
         if spec.identity:
             # Offer exactly one key: dom0 sshd allows 3 tries and penalises the source address.
             options.update(client_keys=[str(spec.identity)], agent_path=None)
+        # Always an explicit tunnel (None: direct, or the config's ProxyCommand): left to
+        # itself, asyncssh would open a config ProxyJump hop with the config's options alone.
         if spec.jump is not None:
             options["tunnel"] = await self._jump(spec.jump, known)
+        else:
+            options["tunnel"] = await self._route(target, spec.port, spec.user, known)
         try:
             conn, _ = await asyncssh.create_connection(lambda: _Watch(self, link), target, **options)
             return conn
@@ -187,18 +233,68 @@ class Connections:
                 raise HostUnavailable(Reach.HOST_KEY_UNKNOWN, f"cannot read known_hosts {path}: {exc}") from None
         return self._known_hosts[path]
 
-    def _ssh_config(self):
+    def _ssh_config_path(self) -> Path | None:
         config = getattr(self._settings, "config", None)
-        return [str(config)] if config and Path(config).exists() else None
+        return Path(config) if config and Path(config).exists() else None
 
-    async def _jump(self, jump, known) -> asyncssh.SSHClientConnection:
-        key = (jump.user, jump.host, jump.port)
-        async with self._jump_lock:
+    def _ssh_config(self):
+        path = self._ssh_config_path()
+        return [str(path)] if path else None
+
+    async def _route(self, host: str, port: int | None, user: str | None, known,
+                     seen: tuple = ()) -> asyncssh.SSHClientConnection | None:
+        """The tunnel the SSH config's ``ProxyJump`` gives ``host`` (``None``: no ProxyJump).
+
+        asyncssh would open those hops itself, with the config's options only: its
+        known-hosts files (``UserKnownHostsFile none`` checks nothing) and its ``Ciphers``.
+        So the hops are read from the config here and opened by :meth:`_jump`, like the
+        inventory's ``jump:``, each verified against ``known`` with :data:`ENCRYPTION_ALGS`.
+        """
+        if self._ssh_config() is None:
+            return None
+        hops = self._config_for(host, port, user).tunnel
+        if not isinstance(hops, str):
+            return None
+        tunnel = None
+        for hop in hops.split(","):
+            try:
+                jump = parse_jump(hop.strip())
+            except ValueError as exc:
+                raise HostUnavailable(Reach.ERROR, f"ProxyJump {hop.strip()!r} in the SSH config: {exc}") from None
+            tunnel = await self._jump(jump, known, via=tunnel, seen=seen)
+        return tunnel
+
+    def _config_for(self, host: str, port: int | None, user: str | None):
+        """What the SSH config says for ``host`` (its ``.host``, ``.port``, ``.tunnel``...), nothing loaded."""
+        try:
+            return asyncssh.SSHClientConnectionOptions(
+                config=self._ssh_config(), host=host, port=port or (), username=user or (), known_hosts=None,
+                client_keys=None, agent_path=None, gss_host=None)
+        except (asyncssh.Error, ValueError, OSError) as exc:
+            raise HostUnavailable(Reach.ERROR, f"SSH config: {exc}") from None
+
+    async def _jump(self, jump, known, *, via: asyncssh.SSHClientConnection | None = None,
+                    seen: tuple = ()) -> asyncssh.SSHClientConnection:
+        """A hop, opened here with poolterm's settings whatever the SSH config says: ``known``
+        for its host key and :data:`ENCRYPTION_ALGS`. ``via`` is the hop before it in a
+        ProxyJump chain; without one, the config's own ProxyJump for this host is followed
+        (``seen``: the hops that led here, to stop a loop)."""
+        key = (jump.user, jump.host, jump.port, via)
+        conn = self._jumps.get(key)
+        if conn is not None and not conn.is_closed():
+            return conn
+        if via is None:
+            if jump in seen or len(seen) >= MAX_HOPS:
+                chain = " -> ".join(str(hop) for hop in (*seen, jump))
+                raise HostUnavailable(Reach.ERROR, f"ProxyJump loop in the SSH config: {chain}")
+            # before taking this hop's lock: a loop is then an error, never two tasks waiting on each other
+            via = await self._route(jump.host, jump.port, jump.user, known, (*seen, jump))
+        async with self._jump_locks.setdefault(key, asyncio.Lock()):
             conn = self._jumps.get(key)
             if conn is not None and not conn.is_closed():
                 return conn
             settings = self._settings
-            options = dict(known_hosts=known, config=self._ssh_config(),
+            options = dict(known_hosts=known, config=self._ssh_config(), tunnel=via, encryption_algs=ENCRYPTION_ALGS,
                            connect_timeout=settings.connect_timeout, keepalive_interval=settings.keepalive_interval,
                            keepalive_count_max=settings.keepalive_count_max, gss_host=None)
             if jump.port:
@@ -209,6 +305,10 @@ class Connections:
                 options.update(client_keys=[str(settings.identity)], agent_path=None)
             try:
                 conn = await asyncssh.connect(jump.host, **options)
+            except asyncssh.HostKeyNotVerifiable as exc:
+                resolved = self._config_for(jump.host, jump.port, jump.user)  # its HostName and Port, if any
+                reach, detail = self._host_key_problem(known, resolved.host, resolved.port, exc)
+                raise HostUnavailable(reach, f"jump host {jump}: {detail}") from None
             except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
                 raise HostUnavailable(Reach.UNREACHABLE, f"jump host {jump.host}: {exc}") from None
             self._jumps[key] = conn
@@ -224,52 +324,96 @@ class Connections:
 
     # ---- running commands ------------------------------------------------------------
     async def run(self, name: str, command: str, *, deadline: float, on_line: LineSink | None = None,
-                  stdin: str | None = None) -> RunResult:
+                  stdin: str | None = None, limit: int = OUTPUT_LIMIT) -> RunResult:
         """Run ``command`` on the host, streaming its lines to ``on_line``.
 
         ``deadline`` (seconds) is the local guard above the remote ``timeout -k``;
         past it the channel is torn down so a hung host never holds the caller.
-        Cancelling the caller's task cancels the remote command too.
+        Cancelling the caller's task cancels the remote command too. Lines arrive
+        escaped (:mod:`poolterm.untrusted`) and cut at :data:`~poolterm.untrusted.MAX_LINE`;
+        past ``limit`` bytes of output the command is stopped and a last line says so.
         """
         link = self._links[name]
         conn = await self.connection(name)
         async with link.channels:
+            process = await self._open(link, conn, command, deadline)
+            link.open += 1
+            try:
+                return await self._drive(process, deadline, on_line or (lambda stream, line: None), stdin, limit)
+            finally:
+                link.open -= 1
+                link.closed_at = asyncio.get_running_loop().time()
+                link.freed.set()
+                link.freed = asyncio.Event()
+
+    async def _open(self, link: _Link, conn: asyncssh.SSHClientConnection, command: str, deadline: float):
+        """A channel running ``command``. A host whose sshd allows fewer sessions per connection
+        (MaxSessions) than poolterm's own commands hold now refuses it: wait, up to ``deadline``
+        seconds, for one of ours to end, rather than take a busy host for a broken one."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + deadline
+        while True:
+            freed = link.freed  # before asking: a channel closing meanwhile is not missed
             try:
                 async with asyncio.timeout(CHANNEL_OPEN_TIMEOUT):  # timeout(), not wait_for(): no task per call
-                    process = await conn.create_process(command, encoding="utf-8", errors="replace")
+                    return await conn.create_process(command, encoding=None)
             except TimeoutError:
                 conn.abort()
                 link.conn = None
                 self._failed(link, Reach.STALLED, f"no channel within {CHANNEL_OPEN_TIMEOUT:g} s")
                 raise HostUnavailable(Reach.STALLED, link.detail) from None
             except asyncssh.ChannelOpenError as exc:
-                raise HostUnavailable(Reach.ERROR, f"channel refused: {exc.reason}") from None
+                # OpenSSH frees a session once it has our answer to its close: one of ours that
+                # ended a moment ago may still count there.
+                if not link.open and loop.time() - link.closed_at > SESSION_RELEASE:
+                    raise HostUnavailable(Reach.ERROR, f"channel refused: {exc.reason}") from None
+                held = max(link.open, 1)
             except (asyncssh.Error, OSError) as exc:
                 link.conn = None
                 raise HostUnavailable(Reach.TIMEOUT, f"connection lost: {exc}") from None
-            return await self._drive(process, deadline, on_line or (lambda stream, line: None), stdin)
+            try:
+                async with asyncio.timeout(max(0.0, give_up - loop.time())):
+                    if link.open:
+                        await freed.wait()
+                    else:
+                        await asyncio.sleep(SESSION_RETRY)
+            except TimeoutError:
+                raise HostUnavailable(Reach.STALLED, f"no SSH session free within {deadline:g} s: the host allows "
+                                      f"{held} at once (MaxSessions) and poolterm's own commands hold them") from None
 
-    async def _drive(self, process, deadline: float, on_line: LineSink, stdin: str | None) -> RunResult:
+    async def _drive(self, process, deadline: float, on_line: LineSink, stdin: str | None,
+                     limit: int) -> RunResult:
         if stdin is not None:
-            process.stdin.write(stdin)
+            process.stdin.write(stdin.encode())
         process.stdin.write_eof()
-        errors = asyncio.ensure_future(_pump(process.stderr, "stderr", on_line))
+        budget = _Budget(limit)
+        pumps = [asyncio.ensure_future(_pump(process.stdout, "stdout", on_line, budget)),
+                 asyncio.ensure_future(_pump(process.stderr, "stderr", on_line, budget))]
         try:
             async with asyncio.timeout(deadline):
-                await _pump(process.stdout, "stdout", on_line)
-                await errors
+                # Either stream may hit the limit while the other is quiet: stop at the first.
+                done, _ = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
+                failures = [pump.exception() for pump in done if pump.exception() is not None]
+                if failures:
+                    raise failures[0]
                 await process.wait_closed()
-            return RunResult(process.exit_status, process.exit_signal[0] if process.exit_signal else None)
+            signal = process.exit_signal[0] if process.exit_signal else None
+            return RunResult(process.exit_status, escape(signal) if signal else None)
         except TimeoutError:
             await _stop(process)
             return RunResult(None, None, deadline_hit=True)
+        except _OutputLimit:
+            await _stop(process)
+            on_line("stderr", f"[poolterm: output cut after {_size(limit)}; the command was stopped]")
+            return RunResult(None, None, output_cut=True)
         except asyncio.CancelledError:
             await _stop(process)
             raise
         except (asyncssh.Error, OSError):
             return RunResult(process.exit_status)
         finally:
-            errors.cancel()
+            for pump in pumps:
+                pump.cancel()
 
     async def close(self) -> None:
         self._closed = True
@@ -295,17 +439,24 @@ class _Watch(asyncssh.SSHClient):
             self._owner._lost(self._link, exc)
 
 
-async def _pump(stream, name: str, on_line: LineSink) -> None:
+async def _pump(stream, name: str, on_line: LineSink, budget: _Budget) -> None:
     # Chunks, split here: asyncssh's readline rescans its buffer per line, which cost more
     # than the whole rest of a probe round.
-    pending = ""
+    lines = LineDecoder()
     while chunk := await stream.read(65536):
-        lines = (pending + chunk).split("\n")
-        pending = lines.pop()
-        for line in lines:
+        fits = budget.take(chunk)
+        for line in lines.feed(fits):
             on_line(name, line)
-    if pending:
-        on_line(name, pending)
+        if len(fits) < len(chunk):
+            for line in lines.close():
+                on_line(name, line)
+            raise _OutputLimit
+    for line in lines.close():
+        on_line(name, line)
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else f"{count} bytes"
 
 
 async def _stop(process) -> None:

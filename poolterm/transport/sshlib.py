@@ -2,11 +2,13 @@
 
 Every module that needs asyncssh imports it from here
 (``from poolterm.transport.sshlib import asyncssh``), so the import-time warning filter
-below and the two process-wide patches apply before any connection exists.
+below and the two process-wide patches apply before any connection exists (on the
+asyncssh releases they were written for: :func:`install_patches`).
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from cryptography.utils import CryptographyDeprecationWarning
@@ -27,8 +29,29 @@ warnings.filterwarnings("ignore", **_DSA_NOISE)
 
 from poolterm.transport import asyncssh_logging, asyncssh_padding  # noqa: E402  (asyncssh must be imported quietly first)
 
-# Safe because poolterm and its simulator negotiate no CBC cipher (see _asyncssh_padding).
-asyncssh_padding.install()
-asyncssh_logging.install()
 
-__all__ = ["asyncssh"]
+def install_patches(version: str) -> tuple[str, ...]:
+    """Install the process-wide asyncssh patches written for asyncssh ``version``; the names installed.
+
+    Each patch replaces an asyncssh internal, so it goes in only on the releases it was
+    checked against (its ``WRITTEN_FOR``). On any other, asyncssh runs as shipped (correct,
+    only slower) and one line on stderr says so: not a warning, which would be an error
+    wherever warnings are (the test suite), and which the user cannot act on anyway.
+    """
+    installed, skipped = [], []
+    for patch in (asyncssh_padding, asyncssh_logging):
+        if version in patch.WRITTEN_FOR:
+            patch.install()
+            installed.append(patch.NAME)
+        else:
+            skipped.append(patch)
+    if skipped:
+        written_for = ", ".join(sorted({v for patch in skipped for v in patch.WRITTEN_FOR}))
+        sys.stderr.write(f"poolterm: asyncssh {version} is not a release poolterm's asyncssh patches were written for "
+                         f"({written_for}); running without them\n")
+    return tuple(installed)
+
+
+PATCHES = install_patches(asyncssh.__version__)
+
+__all__ = ["PATCHES", "asyncssh", "install_patches"]

@@ -34,7 +34,7 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from poolterm.actions.commands import PromptError, curated_queries, parse_prompt, read_only_refusal
-from poolterm.actions.journal import Journal, JournalError, ResumePoint, new_path
+from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint, new_path
 from poolterm.actions.records import PoolVerdict
 from poolterm.config.settings import Settings, default_save_dir, user_themes_dir
 from poolterm.diagnosis.drill import Drill
@@ -164,6 +164,7 @@ class PoolApp(App[int]):
         self.on_hangup = on_hangup  # what the program releases when its terminal vanishes (own_process)
         self.journal = journal
         self._own_journal = False  # opened here (and so closed here), not handed in
+        self._journal_retry = None  # the timer that retries a journal that cannot be written
         self.teach = teach
         self.operator = ConsoleOperator(self, on_change=self._teaching_changed,
                                         simulate=self.simulator_menu if demo is not None else None)
@@ -231,6 +232,7 @@ class PoolApp(App[int]):
                         title="theme", severity="error", timeout=10)
         self._apply_keymap()
         self._open_journal()
+        self._watch_journal()
         self.grid.focus()
         self._badges()
         self.playbook_panel.teach = self.teach
@@ -275,6 +277,36 @@ class PoolApp(App[int]):
         except JournalError as exc:
             self.notify(f"{exc}; no command can run without a journal", title="journal", severity="error",
                         timeout=30)
+
+    def _watch_journal(self) -> None:
+        """A journal that cannot be written keeps its records in memory: say so, and retry on a timer."""
+        if self.journal is None:
+            return
+        self.journal.on_change = self._journal_changed
+        if self.journal.failing is not None:
+            self._journal_changed(self.journal)
+
+    def _journal_changed(self, journal: Journal) -> None:
+        if not self.ui_alive():
+            return
+        if journal.failing is not None:
+            text = (f"{journal.failing}. Every record is kept in memory and written as soon as it can be "
+                    f"(retried every {RETRY_INTERVAL:g} s): free space on its disk.")
+            if self._journal_retry is None:
+                self._journal_retry = self.set_interval(RETRY_INTERVAL, self._retry_journal, name="journal-retry")
+            self.notify(text, title="JOURNAL FAILING", severity="error", timeout=30, markup=False)
+        else:
+            if self._journal_retry is not None:
+                self._journal_retry.stop()
+                self._journal_retry = None
+            text = f"journal written again: every record held in memory is now in {journal.path}"
+            self.notify(text, title="journal", timeout=10, markup=False)
+        self.log_pane.append(None, "stderr" if journal.failing else "info", text, at=self.clock())
+        self._badges()
+
+    def _retry_journal(self) -> None:
+        if self.journal is not None:
+            self.journal.retry()
 
     def _register_themes(self, directories: Iterable[Path]) -> None:
         loaded = load_themes(directories)
@@ -462,7 +494,8 @@ class PoolApp(App[int]):
     # ---- operator actions ------------------------------------------------------------------------
     async def action_quit(self) -> None:
         running = self._running_label()
-        if not running:
+        held = self._journal_held()
+        if not running and not held:
             self._leave()
             return
 
@@ -470,7 +503,16 @@ class PoolApp(App[int]):
             if quit_now:
                 self._leave()
 
-        self.push_screen(Confirm(f"{running} is still running. Cancel it and quit?"), answer)
+        question = f"{running} is still running. Cancel it and quit?" if running else "Quit anyway?"
+        self.push_screen(Confirm(question, body=held), answer)
+
+    def _journal_held(self) -> str:
+        """What quitting now would lose of the journal (records it cannot write yet), or ""."""
+        journal = self.journal
+        if journal is None or journal.retry() or not journal.pending:
+            return ""
+        return (f"{journal.failing}: quitting loses the {journal.pending} journal records held in memory. "
+                "Free space on its disk first, and they are written.")
 
     def _leave(self) -> None:
         """Exit; a drill under way shows its score first, and exits when it is closed."""
@@ -728,7 +770,8 @@ class PoolApp(App[int]):
                                       demo=self.demo is not None,
                                       command=self.commands.label if self.commands.running else "",
                                       playbook=playbook, playbook_pool=pool, teach=self.teach,
-                                      drill_setup=self.drill is not None and self.drill.injecting))
+                                      drill_setup=self.drill is not None and self.drill.injecting,
+                                      journal_failing=self.journal is not None and self.journal.failing is not None))
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(title, help, callback) for everything the palette offers now, filtered by check_action."""

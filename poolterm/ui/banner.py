@@ -24,6 +24,10 @@ GLYPHS = {
 }
 SEVERITY_CLASSES = {s: f"-{s.value}" for s in Severity}
 SEPARATOR = {False: " · ", True: " | "}
+#: The badge of a journal that cannot be written (its records wait in memory).
+JOURNAL_FAILING = "JOURNAL FAILING"
+#: Badges that are alarms, not modes: drawn reversed, so they stand out on every theme and in monochrome.
+ALARMS = frozenset({JOURNAL_FAILING})
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,10 @@ class Badges:
     playbook_pool: str = ""  # the pool it runs on
     teach: bool = False
     drill_setup: bool = False  # a drill is still injecting its fault: R waits for it
+    journal_failing: bool = False  # the journal cannot be written: records wait in memory
 
     def words(self) -> list[str]:
-        words = []
+        words = [JOURNAL_FAILING] if self.journal_failing else []
         if self.paused:
             words.append("PAUSED")
         if self.filter_text:
@@ -122,7 +127,10 @@ class VerdictBanner(Static):
         head.add_column(justify="right", no_wrap=True)
         title = Text.assemble((f" {glyph} {self.headline} ", "bold reverse"), "  ", self._where(pool))
         words = self.badges.words()
-        badges = Text(" " + "  ".join(f"[{w}]" for w in words) if words else "", style="bold")
+        badges = Text(style="bold")
+        for word in words:
+            badges.append("  " if badges else " ")
+            badges.append(f"[{word}]", style="reverse" if word in ALARMS else "")
         head.add_row(title, badges)
         body = [Text(line) for line in self._body_lines()]
         for line in body:

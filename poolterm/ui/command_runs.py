@@ -46,7 +46,7 @@ class CommandRuns:
             self.refuse(host, line, app.xe_refusal(line) or "refused")
             return False
         request = parse_prompt(line)
-        return self.start(host, request.text, request.remote(), argv=request.argv)
+        return self.start(host, request.shown, request.remote(), argv=request.argv)
 
     def refuse(self, host: str, command: str, reason: str) -> None:
         app = self.app
@@ -85,7 +85,8 @@ class CommandRuns:
                            addresses=addresses, emit=emit)
 
     def facts(self) -> guards.Facts:
-        return guards.Facts(uuids=known_uuids(self.app.source.observations))
+        observations = self.app.source.observations
+        return guards.Facts(uuids=known_uuids(observations), databases=guards.databases(observations))
 
     async def _run(self, host: str, shown: str, remote: str, argv: tuple[str, ...]) -> None:
         app = self.app

@@ -8,6 +8,7 @@ line caps ingest at a few thousand lines a second.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from datetime import datetime
@@ -23,11 +24,15 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Log
 
+from poolterm.actions.journal import redact
 from poolterm.ui.sanitize import sanitize
 
 FLUSH_SECONDS = 0.05
 DEFAULT_MAX_LINES = 10_000
 STREAM_MARKS = {"stderr": "!", "cmd": "$"}  # a glyph, so stderr is visible without colour
+#: Lines the console writes itself (a command as typed, what became of it): passwords are hidden
+#: in them, as in the journal. A host's output is not scanned: it is shown as sent.
+REDACTED_STREAMS = frozenset({"cmd", "info"})
 SEPARATOR = {False: " │ ", True: " | "}
 # Cap on remembered host-column prefixes; they are per inventory host, this is only a backstop.
 _HOST_FIELD_CACHE = 4096
@@ -104,6 +109,8 @@ class LogPane(Log):
         if key != self._stamp_key:
             self._stamp_key, self._stamp = key, f"{at.hour:02}:{at.minute:02}:{at.second:02} "
         field = self._host_fields.get((host, stream)) or self._host_field(host, stream)
+        if stream in REDACTED_STREAMS:
+            line = redact(line)
         entry = (host, self._stamp + field + sanitize(line))
         self._ring.append(entry)
         self._pending.append(entry)
@@ -288,10 +295,16 @@ class LogPane(Log):
 
     # ---- saving ---------------------------------------------------------------
     def save(self, path: str | Path) -> int:
-        """Write every buffered line (all hosts, whatever the filter) to ``path``; returns the count."""
+        """Write every buffered line (all hosts, whatever the filter) to ``path``; returns the count.
+
+        The file is the operator's alone (mode 0600, also when it was there before): the log
+        names hosts, addresses and what they answered."""
         self.flush()
         lines = [text for _, text in self._ring]
-        Path(path).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with open(fd, "w", encoding="utf-8") as saved:
+            os.fchmod(fd, 0o600)
+            saved.write("".join(f"{line}\n" for line in lines))
         return len(lines)
 
     # ---- drawing --------------------------------------------------------------

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from poolterm.diagnosis.explain import explain, first_sentence
+from poolterm.actions.commands import PromptError, parse_prompt, read_only_refusal
 from poolterm.actions.journal import Journal, read_journal
-from poolterm.model import Verdict
 from poolterm.config.settings import SettingsError, load_settings
+from poolterm.diagnosis.explain import explain, first_sentence
+from poolterm.model import Verdict
+from poolterm.sim.world import SimParams
 from poolterm.ui.app import PoolApp
 from poolterm.ui.detail import HostDetailScreen
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, LinePrompt, OverrideDialog
@@ -30,8 +32,6 @@ from poolterm.ui.messages import (
     Saved,
     VerdictChanged,
 )
-from poolterm.actions.commands import PromptError, parse_prompt, read_only_refusal
-from poolterm.sim.world import SimParams
 from poolterm.ui.themes import SHIPPED_DIR, ThemeError, load_theme_file, load_themes
 from tests.helpers.pilot import log_text, of, palette_run, plain, type_line, wait_for
 from tests.helpers.static_console import make_static_app

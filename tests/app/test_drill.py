@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList
 
-from poolterm.cli.demo import drill_for
 from poolterm.actions.journal import read_journal
 from poolterm.actions.report import build_report, render_markdown
+from poolterm.cli.demo import drill_for
 from poolterm.sim.world import ROOT_PASSWORD
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, ManualStep, PasswordPrompt
 from poolterm.ui.drill_score import DrillScore

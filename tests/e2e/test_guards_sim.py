@@ -13,14 +13,15 @@ import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
+from poolterm.actions.gate import CommandGate, GateResult
+from poolterm.actions.journal import Journal, read_journal
 from poolterm.config.inventory import load_inventory
+from poolterm.diagnosis import guards
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.diagnosis.guards import Facts
-from poolterm.actions.journal import Journal, read_journal
 from poolterm.playbooks.conditions import known_uuids
-from poolterm.actions.gate import CommandGate, GateResult
-from poolterm.transport.ssh import Connections
 from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections
 from poolterm.xe import wrap_timeout
 from tests.helpers.playbook_run import PlaybookRun
 from tests.helpers.sim import simulated_pool
@@ -63,7 +64,8 @@ class Harness:
         await self.watcher.probe_all()
         observations = await self.watcher.probe_all()
         diagnosis = diagnose(self.pools, observations, asyncio.get_running_loop().time())
-        facts = Facts(uuids=known_uuids(observations), powered_off=self.powered_off)
+        facts = Facts(uuids=known_uuids(observations), databases=guards.databases(observations),
+                      powered_off=self.powered_off)
         return await self.gate.run(host, command, wrap_timeout(command, 20), argv=command.split(), timeout=20,
                                    diagnosis=lambda: diagnosis, facts=lambda: facts)
 

@@ -15,7 +15,6 @@ from tests.helpers.sim import fault, simulated_pool
 from tests.helpers.ssh import promote_by_hand, xe
 from tests.helpers.truth import assert_healthy, host_field
 
-
 # ---- the field notes' incidents -------------------------------------------------------------------
 
 

@@ -12,8 +12,16 @@ from datetime import datetime
 
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import DbHost, Observation
-from tests.helpers.factories import (Pool, host_names, host_number, numbered_pool, parse_probe, probe_lines,
-                                     slave_conf, unreachable_after)
+from tests.helpers.factories import (
+    Pool,
+    host_names,
+    host_number,
+    numbered_pool,
+    parse_probe,
+    probe_lines,
+    slave_conf,
+    unreachable_after,
+)
 
 N_HOSTS = 8
 NOW = 1000.0

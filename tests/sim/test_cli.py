@@ -91,7 +91,7 @@ async def running(tmp_path):
 async def test_sim_writes_its_files_and_tells_how_to_log_in(running):
     d = running.dir
     inventory = yaml.safe_load((d / "hosts.yaml").read_text())
-    assert inventory["ssh"] == {"user": "root", "identity": "id_ed25519", "known_hosts": "known_hosts"}
+    assert inventory["ssh"] == {"user": "root", "identity": "id_ed25519", "known_hosts": "known_hosts", "config": None}
     assert inventory["probe"] == {"interval": 2, "timeout": 5}
     (pool,) = inventory["pools"]
     assert pool["name"] == "lab"

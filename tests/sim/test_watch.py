@@ -6,8 +6,8 @@ import asyncio
 
 from poolterm.config.inventory import load_inventory
 from poolterm.model import Observation
-from poolterm.transport.ssh import Connections
 from poolterm.probing.watch import Watcher
+from poolterm.transport.ssh import Connections
 
 
 async def published_soon(published: list[Observation], accept, timeout: float = 5.0) -> Observation:

@@ -15,10 +15,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from poolterm.diagnosis.diagnose import diagnose
-from poolterm.model import (Candidate, Diagnosis, Finding, HostState, PoolDiagnosis, Reach, Role, Severity, Verdict,
-                            XapiState)
+from poolterm.model import (
+    Candidate,
+    Diagnosis,
+    Finding,
+    HostState,
+    PoolDiagnosis,
+    Reach,
+    Role,
+    Severity,
+    Verdict,
+    XapiState,
+)
 from poolterm.probing.service import DIAGNOSIS_SECONDS, DiagnosisDecoder, DiagnosisEncoder, Outbox, dumps
-
 from tests.helpers.factories import connected, healthy, numbered_pool, slave_conf, unreachable_after
 
 text = st.text(max_size=30)

@@ -32,7 +32,7 @@ from tests.helpers.pool_states import (
     up,
 )
 
-FACTS = Facts(uuids=dict(UUID))
+FACTS = Facts(uuids=dict(UUID), databases=guards.databases(healthy()))
 
 
 # ---- read-only and --read-only -------------------------------------------------------------
