@@ -30,6 +30,7 @@ import getpass
 import json
 import os
 import re
+import shlex
 import socket
 import time
 import uuid
@@ -44,6 +45,7 @@ import platformdirs
 from poolterm.actions.records import (
     CommandEnd,
     CommandStart,
+    JournalGap,
     ManualAnswer,
     OutputLine,
     PlaybookEnd,
@@ -66,8 +68,6 @@ OUTPUT_SYNC_INTERVAL = 0.25  # seconds between fsyncs of streamed output lines
 HELD_RECORDS = 10_000
 HELD_BYTES = 16 * 1024 * 1024
 RETRY_INTERVAL = 2.0
-#: The kind of the record that says records were dropped while the journal could not be written.
-GAP_KIND = "journal-gap"
 #: How many of the newest journals are searched for an interrupted playbook, and how old they may be:
 #: an incident is recent; a run abandoned weeks ago must not stand in the way of today's.
 RESUME_SEARCH = 20
@@ -123,6 +123,11 @@ def operator_name() -> str:
 def redact(text: str) -> str:
     """Hide anything that looks like a password parameter (``master-password=...``, ``-pw ...``)."""
     return _SECRET.sub(r"\1<redacted>", text)
+
+
+def redact_argv(argv: Iterable[str]) -> list[str]:
+    """A command line with its secrets hidden, judged whole: ``-pw`` and its value are two words."""
+    return shlex.split(redact(shlex.join(argv)))
 
 
 def now_iso(epoch: float | None = None) -> str:
@@ -187,7 +192,7 @@ class Journal:
             journal.failing = journal._error(exc)
         if journal.failing is None:
             journal.write(Session(operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
-                                  argv=[redact(a) for a in argv], version=VERSION))
+                                  argv=redact_argv(argv), version=VERSION))
         if journal.failing is not None:  # not one line can be written: refuse it now, not mid-incident
             os.close(fd)
             raise JournalError(journal.failing)
@@ -244,8 +249,8 @@ class Journal:
         lost, self._dropped = self._dropped, []
         self._changed(None)
         if lost:
-            self.write(GAP_KIND, lost=len(lost), seqs=_ranges(lost),
-                       reason=f"{self._last_error}; the memory that holds its records meanwhile was full")
+            self.write(JournalGap(lost=len(lost), seqs=_ranges(lost),
+                                  reason=f"{self._last_error}; the memory that holds its records meanwhile was full"))
         return self.failing is None
 
     def _put(self, data: bytes, *, sync: bool) -> None:

@@ -271,6 +271,17 @@ class DrillScored(Record):
     changes: int
 
 
+@_record
+class JournalGap(Record):
+    """Records the journal could not keep: its file could not be written and the memory that held
+    them meanwhile was full. ``seqs``: the lost sequence numbers, as ``[first, last]`` ranges."""
+
+    KIND = "journal-gap"
+    lost: int
+    seqs: list
+    reason: str
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -285,7 +296,7 @@ class Unknown(Record):
 
 KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (
     Session, PoolVerdict, PlaybookStart, PlaybookResume, StepStatus, ManualAsk, ManualAnswer, PlaybookEnd,
-    Confirmation, Refusal, Override, CommandStart, OutputLine, CommandEnd, DrillStart, DrillScored)}
+    Confirmation, Refusal, Override, CommandStart, OutputLine, CommandEnd, DrillStart, DrillScored, JournalGap)}
 
 
 @dataclass(frozen=True)

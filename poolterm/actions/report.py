@@ -225,6 +225,11 @@ def _drill_scored(r: rec.DrillScored, ends: dict) -> str:
     return f"DRILL {r.drill} scored: {_drill_result(_drill_fields(r))}"
 
 
+def _journal_gap(r: rec.JournalGap, ends: dict) -> str:
+    seqs = ", ".join(f"{first}" if first == last else f"{first}-{last}" for first, last in r.seqs)
+    return f"the journal lost {r.lost} records (seq {seqs}): {r.reason}"
+
+
 def _drill_fields(r: rec.DrillScored) -> dict:
     return {"seconds": r.seconds, "elapsed": r.elapsed, "refusals": r.refusals, "overrides": r.overrides,
             "skipped": r.skipped, "commands": r.commands, "changes": r.changes}
@@ -237,6 +242,7 @@ _DESCRIBE: dict[type[rec.Record], Callable[..., str | None]] = {
     rec.PlaybookResume: _playbook_resume, rec.StepStatus: _step, rec.CommandStart: _command_start,
     rec.Confirmation: _confirmation, rec.Refusal: _refused, rec.Override: _overridden, rec.ManualAnswer: _manual,
     rec.PlaybookEnd: _playbook_end, rec.DrillStart: _drill_start, rec.DrillScored: _drill_scored,
+    rec.JournalGap: _journal_gap,
 }
 
 

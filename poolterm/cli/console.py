@@ -13,8 +13,8 @@ import os
 import sys
 
 from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
+from poolterm.cli.journal_notes import close_journal
 from poolterm.cli.options import add_inventory_option, load_pools
-from poolterm.cli.playbook import journal_lost
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
 
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
                       teach=args.teach, resume=point, on_hangup=hang_up)
         return exit_status(app, app.run())
     finally:
-        journal.close()
-        journal_lost(journal)
+        close_journal(journal)
 
 
 def open_journal(args: argparse.Namespace) -> tuple[Journal, ResumePoint | None]:

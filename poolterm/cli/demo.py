@@ -27,6 +27,7 @@ from poolterm.cli.console import (
     prepare_environment,
     require_terminal,
 )
+from poolterm.cli.journal_notes import close_journal
 from poolterm.config.inventory import ConfigError, load_inventory
 from poolterm.diagnosis.drill import FAULT_DELAY, Drill, DrillError, check_name
 from poolterm.errors import UsageError
@@ -153,7 +154,7 @@ async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
                               drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up)
                 result = await app.run_async()
             finally:
-                journal.close()
+                close_journal(journal)
             return exit_status(app, result)
     except (SimulatorError, ConfigError) as exc:
         raise UsageError(str(exc)) from None

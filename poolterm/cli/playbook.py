@@ -21,6 +21,7 @@ from pathlib import Path
 from poolterm.actions.gate import ConfirmRequest, OverrideRequest
 from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint, open_incident_journal
 from poolterm.actions.records import PlaybookEnd
+from poolterm.cli.journal_notes import close_journal, journal_changed
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.errors import UsageError
 from poolterm.playbooks import IDS, Playbook, PlaybookError, load_all, load_playbook
@@ -182,25 +183,7 @@ def run_playbook(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point, secrets))
     finally:
-        journal.close()
-        journal_lost(journal)
-
-
-def journal_changed(journal: Journal) -> None:
-    """The journal's ``on_change``: one line on stderr when it starts failing, one when it is written again."""
-    if journal.failing is not None:
-        print(f"poolterm: warning: {journal.failing}; its records are kept in memory and written as soon as "
-              f"it can be (retried every {RETRY_INTERVAL:g} s)", file=sys.stderr, flush=True)
-    else:
-        print(f"poolterm: journal {journal.path} written again: every record kept in memory is in it",
-              file=sys.stderr, flush=True)
-
-
-def journal_lost(journal: Journal) -> None:
-    """After the journal is closed: say on stderr what could never be written to it."""
-    loss = journal.loss()
-    if loss:
-        print(f"poolterm: warning: {loss}", file=sys.stderr, flush=True)
+        close_journal(journal)
 
 
 async def _retry_journal(journal: Journal) -> None:

@@ -409,8 +409,14 @@ class Connections:
         except asyncio.CancelledError:
             await _stop(process)
             raise
-        except (asyncssh.Error, OSError):
-            return RunResult(process.exit_status)
+        except (asyncssh.Error, OSError) as exc:
+            if process.exit_status is not None:
+                return RunResult(process.exit_status)
+            # The connection went away under the command: it ended with an error, not a status.
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise HostUnavailable(Reach.TIMEOUT if "keepalive" in reason.lower() else Reach.REFUSED,
+                                  f"connection lost while the command ran ({reason}); "
+                                  "whether it finished on the host is not known") from None
         finally:
             for pump in pumps:
                 pump.cancel()

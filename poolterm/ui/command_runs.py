@@ -137,7 +137,7 @@ class CommandRuns:
 def describe(result: CommandResult) -> str:
     """How a command ended, for the log line that closes it."""
     if result.error:
-        return f"not run: {result.error}"
+        return f"failed: {result.error}"  # it may have run in part: a connection lost mid-way, output cut
     if result.deadline_hit:
         return f"no answer within {COMMAND_TIMEOUT + COMMAND_SLACK:g} s; the channel was closed"
     if result.exit_status in (124, 137):

@@ -71,6 +71,8 @@ EXAMPLES: list[tuple[rec.Record, str, dict]] = [
                       changes_pool=False, operator="alice"),
      "command-start", dict(id="s-1", host="plot2", command="xe pool-list", remote="timeout -k 2 20 xe pool-list",
                            changes_pool=False, operator="alice")),
+    (rec.JournalGap(lost=2, seqs=[[7, 8]], reason="No space left on device"),
+     "journal-gap", dict(lost=2, seqs=[[7, 8]], reason="No space left on device")),
     (rec.OutputLine(id="s-1", stream="stdout", line="uuid ( RO): 1234"),
      "output", dict(id="s-1", stream="stdout", line="uuid ( RO): 1234")),
     (rec.CommandEnd(id="s-1", host="plot2", exit_status=None, deadline_hit=False, error="cancelled by the operator",
@@ -282,6 +284,8 @@ def incident(journal: Journal) -> None:
     write("snapshot", operator="carol", host="plot4")  # a newer poolterm's kind: counted, not described
     write(rec.DrillScored(operator="alice", drill="master-shutdown", outcome="recovered", seconds=71.0,
                           elapsed=75.5, refusals=1, overrides=0, skipped=1, commands=5, changes=2))
+    write(rec.JournalGap(lost=3, seqs=[[31, 32], [35, 35]],
+                         reason="cannot write journal: No space left on device; the memory was full"))
 
 
 @pytest.fixture
@@ -318,3 +322,4 @@ def test_fields_are_named_as_the_line_names_them():
     envelope = {field.name for field in dataclasses.fields(rec.Entry)} - {"record"}
     for cls in rec.KINDS.values():
         assert not envelope & {field.name for field in dataclasses.fields(cls)}, cls
+

@@ -92,3 +92,12 @@ def test_the_journal_redacts_commands_and_reasons_but_keeps_output_lines_as_sent
     assert records[-3]["command"] == "xe x password=<redacted>"
     assert records[-2]["reason"] == "`xe x password=<redacted>` changes the pool"
     assert records[-1]["line"] == "name-label ( RW): bypass=on"
+
+
+def test_the_session_record_hides_a_password_given_as_two_words(tmp_path):
+    argv = ["poolterm", "playbook", "run", "join", "-pw", "hunter 2", "--master-password=s3cret", "--yes"]
+    Journal.open(tmp_path / "j.jsonl", operator="alice", argv=argv).close()
+    (session,) = read_journal(tmp_path / "j.jsonl").records
+    assert session["argv"] == ["poolterm", "playbook", "run", "join", "-pw", "<redacted>",
+                               "--master-password=<redacted>", "--yes"]
+    assert "hunter" not in (tmp_path / "j.jsonl").read_text() and "s3cret" not in (tmp_path / "j.jsonl").read_text()
