@@ -226,10 +226,10 @@ class PoolApp(App[int]):
     # ---- start and stop ---------------------------------------------------------------------
     def on_mount(self) -> None:
         for error in self._theme_errors:
-            self.notify(error, title="theme not loaded", severity="error", timeout=10)
+            self.notify(error, title="theme not loaded", severity="error", timeout=10, markup=False)
         if self.theme != self._requested_theme:
             self.notify(f"no theme named {self._requested_theme!r}; using {self.theme}",
-                        title="theme", severity="error", timeout=10)
+                        title="theme", severity="error", timeout=10, markup=False)
         self._apply_keymap()
         self._open_journal()
         self._watch_journal()
@@ -247,13 +247,13 @@ class PoolApp(App[int]):
         if self.demo is not None:
             self.notify(f"simulator directory: {self.demo_dir}\n"
                         f"a trainer can run: poolterm sim ctl --dir {self.demo_dir} crash plot1",
-                        title="demo", timeout=15)
+                        title="demo", timeout=15, markup=False)
         self.hangup.watch()
 
     def _probing_failed(self, reason: str) -> None:
         if self.ui_alive():
             self.log_pane.append(None, "stderr", reason, at=self.clock())
-            self.notify(reason, title="probing stopped", severity="error", timeout=30)
+            self.notify(reason, title="probing stopped", severity="error", timeout=30, markup=False)
 
     async def on_unmount(self) -> None:
         await self.release()
@@ -276,7 +276,7 @@ class PoolApp(App[int]):
             self._own_journal = True
         except JournalError as exc:
             self.notify(f"{exc}; no command can run without a journal", title="journal", severity="error",
-                        timeout=30)
+                        timeout=30, markup=False)
 
     def _watch_journal(self) -> None:
         """A journal that cannot be written keeps its records in memory: say so, and retry on a timer."""
@@ -320,7 +320,7 @@ class PoolApp(App[int]):
         unknown = sorted(set(keymap) - known)
         if unknown:
             self.notify(f"unknown binding ids in the settings keymap: {', '.join(unknown)} "
-                        "(the help screen lists the ids)", title="keymap", severity="warning", timeout=10)
+                        "(the help screen lists the ids)", title="keymap", severity="warning", timeout=10, markup=False)
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
 
     def _all_bindings(self) -> list[Binding]:
@@ -479,7 +479,7 @@ class PoolApp(App[int]):
     def _allowed(self, action: str, *parameters: object) -> bool:
         if self.check_action(action, parameters) is True:
             return True
-        self.notify(self.unavailable_reason(action), title="not available", severity="warning")
+        self.notify(self.unavailable_reason(action), title="not available", severity="warning", markup=False)
         return False
 
     def refresh_state(self) -> None:
@@ -543,7 +543,7 @@ class PoolApp(App[int]):
         self.source.paused = paused
         self.refresh_state()
         if paused:
-            self.notify("probing stopped, display frozen; p resumes", title="paused")
+            self.notify("probing stopped, display frozen; p resumes", title="paused", markup=False)
         else:
             self.recompute.request()
 
@@ -554,7 +554,7 @@ class PoolApp(App[int]):
     def action_refresh(self) -> None:
         if self._allowed("refresh"):
             self.source.wake()
-            self.notify("probing every host now", title="refresh", timeout=2)
+            self.notify("probing every host now", title="refresh", timeout=2, markup=False)
 
     # filter --------------------------------------------------------------------------------------
     def _open_filter_bar(self, open_: bool) -> None:
@@ -599,7 +599,7 @@ class PoolApp(App[int]):
     def action_log_search(self) -> None:
         def search(text: str | None) -> None:
             if text and not self.log_pane.search(text):
-                self.notify(f"no log line contains {text!r}", title="search", severity="warning")
+                self.notify(f"no log line contains {text!r}", title="search", severity="warning", markup=False)
 
         self.push_screen(LinePrompt("search the log (n / N: next / previous when the log has focus)",
                                     placeholder="text"), search)
@@ -613,16 +613,16 @@ class PoolApp(App[int]):
             count = self.log_pane.save(log_path)
             svg_path = self.save_screenshot(f"poolterm-{stamp}.svg", str(directory))
         except OSError as exc:
-            self.notify(f"cannot save into {directory}: {exc.strerror or exc}", title="save", severity="error")
+            self.notify(f"cannot save into {directory}: {exc.strerror or exc}", title="save", severity="error", markup=False)
             return
-        self.notify(f"{count} log lines and a screenshot saved in {directory}", title="saved", timeout=8)
+        self.notify(f"{count} log lines and a screenshot saved in {directory}", title="saved", timeout=8, markup=False)
         self.post_message(Saved(str(log_path), str(svg_path)))
 
     # playbooks (poolterm/ui/playbook_runs.py runs them) ----------------------------------------------
     def action_recommended(self) -> None:
         """R: resume the run that stopped in this session, else start the verdict's playbook."""
         if self.check_action("recommended", ()) is not True:
-            self.notify(self.unavailable_reason("recommended"), title="playbook", severity="warning")
+            self.notify(self.unavailable_reason("recommended"), title="playbook", severity="warning", markup=False)
             return
         if self.playbooks.resumable is not None:
             self.playbooks.offer_resume(self.playbooks.resumable)
@@ -664,7 +664,7 @@ class PoolApp(App[int]):
         self._teaching_changed()
         self.playbook_panel.redraw()
         self._badges()
-        self.notify("teaching mode " + ("on: the panel explains" if self.teach else "off"), title="teach", timeout=3)
+        self.notify("teaching mode " + ("on: the panel explains" if self.teach else "off"), title="teach", timeout=3, markup=False)
 
     def _teaching_changed(self) -> None:
         """Teaching mode follows the verdict, the run and the dialog in front."""
@@ -727,7 +727,7 @@ class PoolApp(App[int]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             self.notify(f"{event.worker.description}: {type(error).__name__}: {error}",
-                        title="error", severity="error", timeout=15)
+                        title="error", severity="error", timeout=15, markup=False)
 
     # demo: simulator faults (poolterm/ui/faults.py) ----------------------------------------------------
     def action_inject_fault(self) -> None:
@@ -735,7 +735,7 @@ class PoolApp(App[int]):
             return
         host = self.selected
         if host is None:
-            self.notify("select a host first", title="inject", severity="warning")
+            self.notify("select a host first", title="inject", severity="warning", markup=False)
             return
         self.simulator_menu([host])
 

@@ -51,7 +51,7 @@ class CommandRuns:
     def refuse(self, host: str, command: str, reason: str) -> None:
         app = self.app
         app.log_pane.append(host, "stderr", reason, at=app.clock())
-        app.notify(reason, title="refused", severity="error", timeout=12)
+        app.notify(reason, title="refused", severity="error", timeout=12, markup=False)
         if app.journal is not None:
             app.journal.write(Refusal(host=host, command=command, rule="console", reason=reason,
                                       operator=app.journal.operator, source="console"))
@@ -61,10 +61,10 @@ class CommandRuns:
         """Send ``shown`` (as ``remote``) to ``host`` through the command gate, in a worker."""
         app = self.app
         if self.worker is not None:
-            app.notify(f"{self.label} is still running; x cancels it", title="busy", severity="warning")
+            app.notify(f"{self.label} is still running; x cancels it", title="busy", severity="warning", markup=False)
             return False
         if app.journal is None:
-            app.notify(app.unavailable_reason("xe_prompt"), title="not available", severity="warning")
+            app.notify(app.unavailable_reason("xe_prompt"), title="not available", severity="warning", markup=False)
             return False
         self.label = f"{shown} on {host}"
         self.worker = app.run_worker(self._run(host, shown, remote, argv or tuple(shlex.split(shown))),
@@ -113,7 +113,7 @@ class CommandRuns:
                                               context={"source": "console"})
             if gated.refusal is not None:
                 outcome = f"refused: {gated.refusal.reason} Instead: {gated.refusal.instead}"
-                app.notify(outcome, title="refused", severity="error", timeout=15)
+                app.notify(outcome, title="refused", severity="error", timeout=15, markup=False)
                 app.post_message(CommandRefused(shown, outcome))
             elif gated.declined:
                 outcome = "not run: declined by the operator"

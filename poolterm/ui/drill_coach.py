@@ -70,7 +70,7 @@ class DrillCoach:
             self.state.stage = "failed"
             self._show()
             self.app.notify(f"DRILL {self.drill.name}: the fault could not be injected: {error}", title="drill",
-                            severity="error", timeout=30)
+                            severity="error", timeout=30, markup=False)
             return
         journal = self.app.journal
         record = journal.write(DrillStart(drill=self.drill.name, operator=journal.operator))
@@ -78,7 +78,7 @@ class DrillCoach:
         self._show()
         self.app.source.wake()
         self.app.notify(f"DRILL {self.drill.name}: recover the pool", title="drill", severity="warning",
-                        timeout=20)
+                        timeout=20, markup=False)
         await self._watch_truth()
 
     async def _watch_truth(self) -> None:
@@ -125,7 +125,7 @@ class DrillCoach:
         try:
             records = read_journal(journal.path).records
         except JournalError as exc:
-            self.app.notify(f"DRILL {self.drill.name}: no score: {exc}", title="drill", severity="error")
+            self.app.notify(f"DRILL {self.drill.name}: no score: {exc}", title="drill", severity="error", markup=False)
             return None
         self.state.stage = "ended"
         self.score = score(records, self.drill.name, healthy_at=healthy_at, ended_at=self._clock())

@@ -73,9 +73,9 @@ class SimulatorActions:
         except Exception as exc:  # the simulator's errors are one-line, operator-facing
             error = str(exc) or type(exc).__name__
         if error:
-            app.notify(f"{action} {host}: {error}", title="simulator", severity="error")
+            app.notify(f"{action} {host}: {error}", title="simulator", severity="error", markup=False)
         else:
             app.log_pane.append(host, "info", f"simulator: {action} {host}", at=app.clock())
-            app.notify(f"{action} {host}", title="simulator", timeout=4)
+            app.notify(f"{action} {host}", title="simulator", timeout=4, markup=False)
             app.source.wake()
         app.post_message(FaultInjected(action, host, error))

@@ -61,18 +61,18 @@ class PlaybookRuns:
         master, ...); by default the engine takes the diagnosis' choice."""
         app = self.app
         if app.check_action("start_playbook", ()) is not True:
-            app.notify(app.unavailable_reason("start_playbook"), title="playbook", severity="warning")
+            app.notify(app.unavailable_reason("start_playbook"), title="playbook", severity="warning", markup=False)
             return False
         try:
             playbook = load_playbook(playbook_id)
         except PlaybookError as exc:
-            app.notify(str(exc), title="playbook", severity="error")
+            app.notify(str(exc), title="playbook", severity="error", markup=False)
             return False
         if target is not None and pool_name is None:
             pool_name = next((p.name for p in app.source.pools if target in {h.name for h in p.hosts}), None)
         pool = self._config_pool(pool_name)
         if pool is None:
-            app.notify(f"no pool named {pool_name!r} in this inventory", title="playbook", severity="error")
+            app.notify(f"no pool named {pool_name!r} in this inventory", title="playbook", severity="error", markup=False)
             return False
         # The runner verifies every step on fresh probes: a paused watcher would starve it.
         app.paused = False
@@ -148,7 +148,7 @@ class PlaybookRuns:
             where = f" at step {finished.index + 1}" if not finished.ok and finished.index is not None else ""
             app.notify(f"{finished.outcome}{where}: the playbook panel says why and what next",
                        title=f"playbook {progress.playbook.id}", severity="information" if finished.ok else "warning",
-                       timeout=PLAYBOOK_TOAST)
+                       timeout=PLAYBOOK_TOAST, markup=False)
         if applied.redraw:
             app.playbook_panel.redraw()
 
@@ -184,7 +184,7 @@ class PlaybookRuns:
             point = interrupted_run(read_journal(app.journal.path).records, app.journal.path)
         except JournalError as exc:
             app.notify(f"the stopped playbook cannot be resumed from here: {exc}", title="resume",
-                       severity="error")
+                       severity="error", markup=False)
             return None
         return point if point is not None and point.run == progress.run else None
 
@@ -199,10 +199,10 @@ class PlaybookRuns:
         try:
             playbook = load_playbook(point.playbook)
         except PlaybookError as exc:
-            app.notify(f"the journal's unfinished run cannot be resumed: {exc}", title="resume", severity="error")
+            app.notify(f"the journal's unfinished run cannot be resumed: {exc}", title="resume", severity="error", markup=False)
             return
         body = describe_resume(point, playbook).dialog_body
-        app.notify(f"unfinished playbook {point.playbook} in the journal", title="resume", timeout=10)
+        app.notify(f"unfinished playbook {point.playbook} in the journal", title="resume", timeout=10, markup=False)
 
         def answer(resume: bool | None) -> None:
             if resume:
