@@ -184,7 +184,13 @@ def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:
             uuids = xe.parse_minimal(text.strip())
             values["pool_master_uuid"] = uuids[0].lower() if uuids else None
         elif call.answered:
-            hosts = _db_hosts(text)
+            try:
+                hosts = _db_hosts(text)
+            except xe.XeParseError as exc:
+                # Not xe's record layout (a warning line before the records, a broken xe): xapi
+                # answered, its database is not known. Raising here would end the host's probe loop.
+                values["xe"] = XeCall("answered", f"host list not readable: {exc}")
+                return values
             values["db_hosts"] = hosts
             # The records are kept parsed; the raw listing (200 KB at 1000 hosts) stays in `raw`.
             values["xe"] = XeCall("answered", f"{len(hosts)} records")
