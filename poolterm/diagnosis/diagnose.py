@@ -328,6 +328,8 @@ class _Rules:
     # ---- no working master -------------------------------------------------------
     def master_lost(self, findings: list[Finding], master_hung: _View | None = None) -> PoolDiagnosis:
         lost = master_hung or self.lost_master()
+        if master_hung is None and self.serves_its_slaves(lost):
+            return self.master_unseen(lost, findings)
         candidates = self.candidates(exclude=lost)
         evidence = self.loss_evidence(lost)
         best = candidates[0].name if candidates else None
@@ -347,6 +349,33 @@ class _Rules:
         findings.insert(0, Finding(kind, Severity.CRITICAL, hosts, summary, "master-lost", evidence,
                                    tuple(candidates)))
         return self.result(Verdict.MASTER_LOST, None, findings)
+
+    def serves_its_slaves(self, master: _View | None) -> bool:
+        """The master's sshd answered the jump box and refused it (a key, a channel), while the slaves
+        that follow it have their forwarded xe calls answered (through its xapi) and reach its xapi
+        port: it works, unseen. A master the jump box cannot reach at all stays lost: the slaves'
+        last word may predate its death."""
+        if master is None or master.obs.reach not in _REFUSES_JUMP_BOX:
+            return False
+        followers = [v for v in self.reachable if v.role is Role.SLAVE and v.believed_address == master.address
+                     and self.in_pool(v)]
+        ports = {v.obs.master_port for v in followers if v.obs.master_port is not None}
+        calls = {v.obs.xe.status for v in followers if v.obs.xe is not None}
+        return calls == {"answered"} and ports <= {"ok"}
+
+    def master_unseen(self, master: _View, findings: list[Finding]) -> PoolDiagnosis:
+        followers = sum(1 for v in self.reachable if v.role is Role.SLAVE and v.believed_address == master.address)
+        summary = (f"The jump box cannot use master {master.name} ({master.obs.reach.value}), but its {followers} "
+                   f"slave{'s' if followers != 1 else ''} reach its xapi and their forwarded xe calls answer: it "
+                   f"works. Do not promote another host; fix the jump box's SSH access to {master.name}.")
+        findings.insert(0, Finding("master-unseen", Severity.WARNING, (master.name,), summary, None,
+                                   self.loss_evidence(master)))
+        others = [v for v in self.views if not v.reachable and v is not master]
+        if others:
+            findings.append(Finding("hosts-down", Severity.WARNING, tuple(v.name for v in others),
+                                    f"{_names(others)} {_is_are(others)} not reachable from the jump box either.",
+                                    None, tuple(self.reach_evidence(v) for v in others)))
+        return self.result(Verdict.DEGRADED, master.name, findings)
 
     def lost_master(self) -> _View | None:
         """The host the pool last believed was master: who the slaves point at, else who claimed it."""
@@ -509,6 +538,8 @@ _TAKEOVER_PHASE = {
 #: xapi states of a host whose xapi has not started serving: as a master it has not run its
 #: start-up checks yet.
 NOT_UP = (XapiState.DOWN, XapiState.STARTING)
+#: How a host's sshd answers the jump box and refuses it: the host is up, whatever else is wrong.
+_REFUSES_JUMP_BOX = frozenset({Reach.AUTH_FAILED, Reach.HOST_KEY_CHANGED, Reach.HOST_KEY_UNKNOWN, Reach.ERROR})
 
 
 def xapi_state(obs: Observation) -> XapiState:
@@ -565,6 +596,8 @@ def _advice(verdict: Verdict, lead: Finding | None) -> str:
         return "Nothing to do."
     if verdict is Verdict.UNKNOWN:
         return "Check the jump box's network and the inventory; nothing can be diagnosed blind."
+    if lead is not None and lead.kind == "master-unseen":
+        return f"Do not promote another host: fix the jump box's SSH access to {lead.hosts[0]}."
     if verdict is Verdict.DEGRADED:
         return "The pool works; bring the listed hosts back when you can."
     if lead is not None and lead.kind == "master-taking-over":

@@ -43,6 +43,8 @@ MAX_HOPS = 8  # jump hosts in one ProxyJump chain, counting those the hops' own 
 #: xe host-list of a 5000-host pool is about 1 MB; a host flooding output must not
 #: hold the console's loop or memory.
 OUTPUT_LIMIT = 8 << 20
+#: Lines of output handed on between two pauses of the loop (a few hundred microseconds of work).
+PUMP_SLICE = 200
 
 LineSink = Callable[[str, str], None]  # (stream "stdout"|"stderr", line without newline)
 
@@ -318,7 +320,7 @@ class Connections:
         link.conn = None
         if self._closed:
             return
-        reason = getattr(exc, "reason", None) or (str(exc) if exc else "closed by the host")
+        reason = _reason(exc) if exc else "closed by the host"
         self._failed(link, Reach.TIMEOUT if "keepalive" in reason.lower() else Reach.REFUSED, reason)
         link.retry_at = 0.0  # try at once: a host that closed us is often just restarting sshd
 
@@ -339,7 +341,14 @@ class Connections:
             process = await self._open(link, conn, command, deadline)
             link.open += 1
             try:
-                return await self._drive(process, deadline, on_line or (lambda stream, line: None), stdin, limit)
+                result = await self._drive(process, deadline, on_line or (lambda stream, line: None), stdin, limit)
+                if result == RunResult(None) and link.conn is not conn:
+                    # The streams ended without a status because the connection did (a reader not
+                    # waiting when it dropped sees an end of file, not the error): say so.
+                    lost = link.reach not in (Reach.CONNECTED, Reach.PENDING)
+                    raise HostUnavailable(link.reach if lost else Reach.REFUSED,
+                                          _lost_mid_command(link.detail if lost else "closed by the host"))
+                return result
             finally:
                 link.open -= 1
                 link.closed_at = asyncio.get_running_loop().time()
@@ -358,6 +367,9 @@ class Connections:
                 async with asyncio.timeout(CHANNEL_OPEN_TIMEOUT):  # timeout(), not wait_for(): no task per call
                     return await conn.create_process(command, encoding=None)
             except TimeoutError:
+                watch = conn.get_owner()
+                if isinstance(watch, _Watch):
+                    watch.dropped = True  # not "closed by the host": the link stalled
                 conn.abort()
                 link.conn = None
                 self._failed(link, Reach.STALLED, f"no channel within {CHANNEL_OPEN_TIMEOUT:g} s")
@@ -413,10 +425,9 @@ class Connections:
             if process.exit_status is not None:
                 return RunResult(process.exit_status)
             # The connection went away under the command: it ended with an error, not a status.
-            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            reason = _reason(exc)
             raise HostUnavailable(Reach.TIMEOUT if "keepalive" in reason.lower() else Reach.REFUSED,
-                                  f"connection lost while the command ran ({reason}); "
-                                  "whether it finished on the host is not known") from None
+                                  _lost_mid_command(reason)) from None
         finally:
             for pump in pumps:
                 pump.cancel()
@@ -435,13 +446,15 @@ class _Watch(asyncssh.SSHClient):
     def __init__(self, owner: Connections, link: _Link):
         self._owner, self._link = owner, link
         self._ready = False
+        self.dropped = False  # poolterm dropped it itself (a stalled channel), and said why
 
     def auth_completed(self) -> None:
         self._ready = True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # A handshake that fails is reported by connect() itself; only report losses of working links.
-        if self._ready:
+        # A handshake that fails is reported by connect() itself, a connection poolterm dropped by the
+        # code that dropped it: only report the losses of working links.
+        if self._ready and not self.dropped:
             self._owner._lost(self._link, exc)
 
 
@@ -451,14 +464,31 @@ async def _pump(stream, name: str, on_line: LineSink, budget: _Budget) -> None:
     lines = LineDecoder()
     while chunk := await stream.read(65536):
         fits = budget.take(chunk)
-        for line in lines.feed(fits):
-            on_line(name, line)
+        batch = lines.feed(fits)
+        for start in range(0, len(batch), PUMP_SLICE):
+            if start:
+                # read() returns at once while asyncssh holds data, and each line costs its reader
+                # some microseconds: a flood would hold the loop for as long as it lasts. Pause
+                # between slices so that keys and frames get their turn.
+                await asyncio.sleep(0)
+            for line in batch[start:start + PUMP_SLICE]:
+                on_line(name, line)
         if len(fits) < len(chunk):
             for line in lines.close():
                 on_line(name, line)
             raise _OutputLimit
+        await asyncio.sleep(0)
     for line in lines.close():
         on_line(name, line)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection ended, in words: asyncssh's reason, the system's (no errno), or the error."""
+    return getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _lost_mid_command(reason: str) -> str:
+    return f"connection lost while the command ran ({reason}); whether it finished on the host is not known"
 
 
 def _size(count: int) -> str:

@@ -80,7 +80,8 @@ class LogPane(Log):
         self._max = max_lines
         # What filtering re-renders from; bounded like the widget itself.
         self._ring: deque[tuple[str | None, str]] = deque(maxlen=max_lines)
-        # Lines not yet written; flushed early once a pane's worth waits, so never more than that.
+        # Lines not yet written, at most a pane's worth: in a burst bigger than the pane the oldest
+        # go (the pane would push them out at once anyway) and the next flush writes the rest whole.
         self._pending: deque[tuple[str | None, str]] = deque(maxlen=max_lines)
         self._host_filter: str | None = None
         self._host_width = host_width
@@ -113,10 +114,9 @@ class LogPane(Log):
             line = redact(line)
         entry = (host, self._stamp + field + sanitize(line))
         self._ring.append(entry)
+        # No early write when a pane's worth waits: a 400,000-line flood written pane by pane held
+        # the loop (and every key) for 40 writes of 10,000 lines, to end where one write ends.
         self._pending.append(entry)
-        if len(self._pending) >= self._max:
-            # A full pane's worth is waiting: write now rather than let the oldest go unseen.
-            self.flush()
 
     def _host_field(self, host: str | None, stream: str) -> str:
         """The padded host column with the stream's mark, made once per host and stream."""

@@ -14,4 +14,7 @@ these modules; no test module imports another test module or a conftest
 - playbook_run: `poolterm playbook run` driven like a terminal session, and its journal
 - console: the console on a live simulated pool, set up to run playbooks
 - pilot: driving the console under Textual's pilot (wait, type, read, answer a dialog)
+- faults: what the fault matrix puts between poolterm and a host (a port that never sends a
+  banner, a counting relay, a reinstallable bastion, a DNS server saying "no such name")
+- sshd: a real OpenSSH sshd in front of simulated hosts, reinstallable (a new host key)
 """
