@@ -30,7 +30,6 @@ import getpass
 import json
 import os
 import re
-import shlex
 import socket
 import time
 import uuid
@@ -58,6 +57,7 @@ from poolterm.actions.records import (
 )
 from poolterm.errors import JournalError
 from poolterm.untrusted import escape
+from poolterm.xe import masked_words
 
 VERSION = 1
 OUTPUT_SYNC_INTERVAL = 0.25  # seconds between fsyncs of streamed output lines
@@ -126,8 +126,9 @@ def redact(text: str) -> str:
 
 
 def redact_argv(argv: Iterable[str]) -> list[str]:
-    """A command line with its secrets hidden, judged whole: ``-pw`` and its value are two words."""
-    return shlex.split(redact(shlex.join(argv)))
+    """A command line with its secrets hidden: ``-pw`` and its value are two words, and a word
+    may itself be a whole command line."""
+    return [redact(word) for word in masked_words(list(argv))]
 
 
 def now_iso(epoch: float | None = None) -> str:

@@ -210,7 +210,8 @@ class _Rules:
             verdict = Verdict.ORPHANED_SLAVES
         elif forgotten or stuck:
             verdict = Verdict.EMERGENCY
-        elif any(f.severity is Severity.WARNING for f in findings):
+        elif any(f.severity in (Severity.WARNING, Severity.CRITICAL) for f in findings):
+            # a slave's broken pool.conf is critical for that host, yet its xapi still serves as slave
             verdict = Verdict.DEGRADED
         else:
             verdict = Verdict.HEALTHY

@@ -391,6 +391,15 @@ def _transition_to_master(command: Command, target: str, pool: _Pool) -> Refuse 
             "would make two masters.",
             f"{wait_for_promotion(promoted)} Then run pool-recover-slaves on {promoted}.",
             target)
+    unseen = next((f.hosts[0] for f in pool.diagnosis.findings if f.kind == "master-unseen"), None)
+    if unseen is not None and unseen != target:
+        return Refuse(
+            "second-master",
+            f"{unseen} refuses the jump box's SSH login, but its slaves reach its xapi and their xe calls "
+            f"answer: it works as master, so promoting {target} would create a split brain.",
+            f"Fix the jump box's access to {unseen} (its host key or authorized key) and look again; the pool "
+            "itself needs nothing.",
+            target)
     others = [h for h in pool.diagnosis.hosts if h.name != target and h.reachable and h.role is Role.MASTER]
     working = [h for h in others if h.xapi not in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY)]
     if working:

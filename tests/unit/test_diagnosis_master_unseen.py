@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from poolterm.diagnosis.diagnose import diagnose
+from poolterm.diagnosis.guards import Refuse, decide
 from poolterm.model import Reach, Severity, Verdict, XeCall
 from tests.helpers.factories import Pool, connected, healthy, numbered_pool, slave_conf, unreachable_since
 
@@ -63,3 +64,15 @@ def test_slaves_that_cannot_reach_the_master_keep_it_lost_though_it_refused_the_
     pool = pool_with_master(Reach.AUTH_FAILED, port=port, xe=xe)
     assert pool.verdict is Verdict.MASTER_LOST
     assert "Promote plot2" in pool.summary
+
+
+def test_the_guards_refuse_promoting_a_slave_while_the_unseen_master_serves_the_pool():
+    obs = healthy([POOL], at=NOW)
+    for host in POOL.hosts[1:]:
+        obs[host.name] = connected(host.name, slave_conf(MASTER), at=NOW, master_port="ok", xe=XeCall("answered"))
+    obs["plot1"] = unreachable_since("plot1", "master", seen=NOW - 5, at=NOW, reach=Reach.AUTH_FAILED)
+    diagnosis = diagnose([POOL], obs, NOW)
+    decision = decide(["xe", "pool-emergency-transition-to-master"], "plot2", diagnosis, read_only=False)
+    assert isinstance(decision, Refuse) and decision.rule == "second-master"
+    assert decision.reason.startswith("plot1 refuses the jump box's SSH login, but its slaves reach its xapi")
+    assert "Fix the jump box's access to plot1" in decision.instead
