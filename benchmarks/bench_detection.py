@@ -29,9 +29,9 @@ from simproc import median, simulator  # noqa: E402
 from poolterm.config.inventory import load_inventory  # noqa: E402
 from poolterm.diagnosis.diagnose import diagnose  # noqa: E402
 from poolterm.model import Verdict  # noqa: E402
+from poolterm.probing.watch import Watcher  # noqa: E402
 from poolterm.sim.control import request  # noqa: E402
 from poolterm.transport.ssh import Connections  # noqa: E402
-from poolterm.probing.watch import Watcher  # noqa: E402
 
 FAULTS = {"crash": "poweron", "cable-out": "cable-in"}
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from textual.app import App
 from textual.widget import Widget
 from textual.widgets import DataTable
-
 from widget_app import WidgetApp  # beside this script
+
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, HostState, Observation, XeCall
 from poolterm.ui.grid import HostGrid

@@ -25,8 +25,8 @@ from pathlib import Path
 from textual.app import App
 from textual.widget import Widget
 from textual.widgets import Log
-
 from widget_app import WidgetApp  # beside this script
+
 from poolterm.ui.logpane import LogPane
 
 TARGET = 100_000

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from simproc import simulator  # noqa: E402
 
 from poolterm.config.inventory import load_inventory  # noqa: E402
-from poolterm.transport.ssh import Connections, raise_nofile_limit  # noqa: E402
 from poolterm.probing.watch import Watcher  # noqa: E402
+from poolterm.transport.ssh import Connections, raise_nofile_limit  # noqa: E402
 
 
 async def persistent(directory: Path, seconds: float) -> tuple[float, float, int, float]:
