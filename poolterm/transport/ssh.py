@@ -254,7 +254,7 @@ class Connections:
         """
         if self._ssh_config() is None:
             return None
-        hops = self._config_for(host, port, user).tunnel
+        hops = self._config_for(host, port, user, known).tunnel
         if not isinstance(hops, str):
             return None
         tunnel = None
@@ -266,11 +266,12 @@ class Connections:
             tunnel = await self._jump(jump, known, via=tunnel, seen=seen)
         return tunnel
 
-    def _config_for(self, host: str, port: int | None, user: str | None):
-        """What the SSH config says for ``host`` (its ``.host``, ``.port``, ``.tunnel``...), nothing loaded."""
+    def _config_for(self, host: str, port: int | None, user: str | None, known):
+        """What the SSH config says for ``host`` (its ``.host``, ``.port``, ``.tunnel``...), no key loaded;
+        ``known`` is the known_hosts every hop is checked against (read, never connected with, here)."""
         try:
             return asyncssh.SSHClientConnectionOptions(
-                config=self._ssh_config(), host=host, port=port or (), username=user or (), known_hosts=None,
+                config=self._ssh_config(), host=host, port=port or (), username=user or (), known_hosts=known,
                 client_keys=None, agent_path=None, gss_host=None)
         except (asyncssh.Error, ValueError, OSError) as exc:
             raise HostUnavailable(Reach.ERROR, f"SSH config: {exc}") from None
@@ -308,7 +309,7 @@ class Connections:
             try:
                 conn = await asyncssh.connect(jump.host, **options)
             except asyncssh.HostKeyNotVerifiable as exc:
-                resolved = self._config_for(jump.host, jump.port, jump.user)  # its HostName and Port, if any
+                resolved = self._config_for(jump.host, jump.port, jump.user, known)  # its HostName and Port
                 reach, detail = self._host_key_problem(known, resolved.host, resolved.port, exc)
                 raise HostUnavailable(reach, f"jump host {jump}: {detail}") from None
             except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
