@@ -7,27 +7,14 @@ from datetime import datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from textual.app import App, ComposeResult
 
 from poolterm.ui.logpane import LogPane
 from poolterm.ui.sanitize import sanitize
-from poolterm.ui.theme_vars import with_host_defaults
+from tests.helpers.pilot import LogApp
 
 AT = datetime(2026, 3, 14, 9, 26, 53)
 # Anything a terminal would act on: C0 (tab aside), DEL, C1, and ESC above all.
 UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-
-
-class LogApp(App):
-    def __init__(self, pane: LogPane):
-        super().__init__()
-        self.pane = pane
-
-    def get_css_variables(self) -> dict[str, str]:
-        return with_host_defaults(super().get_css_variables())
-
-    def compose(self) -> ComposeResult:
-        yield self.pane
 
 
 async def until(pilot, condition, rounds: int = 200) -> None:

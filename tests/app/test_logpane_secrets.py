@@ -7,31 +7,17 @@ import os
 import stat
 
 import pytest
-from textual.app import App, ComposeResult
 
 from poolterm.actions.journal import Journal
 from poolterm.ui.dialogs import Confirm
 from poolterm.ui.logpane import LogPane
-from poolterm.ui.theme_vars import with_host_defaults
-from tests.helpers.pilot import log_text, wait_for
+from tests.helpers.pilot import LogApp, log_text, wait_for
 from tests.helpers.static_console import address, make_static_app
 
 PASSWORD = "hunter2"
 JOIN = (f"xe pool-join master-address={address('plot1')} master-username=root "
         f"master-password='{PASSWORD} x'")
 SIZE = (100, 30)
-
-
-class LogApp(App):
-    def __init__(self, pane: LogPane):
-        super().__init__()
-        self.pane = pane
-
-    def get_css_variables(self) -> dict[str, str]:
-        return with_host_defaults(super().get_css_variables())
-
-    def compose(self) -> ComposeResult:
-        yield self.pane
 
 
 def mode(path) -> int:

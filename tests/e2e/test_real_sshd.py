@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -26,16 +24,10 @@ from poolterm.sim.runtime import Simulator
 from poolterm.transport.ssh import MAX_CHANNELS_PER_HOST, Connections
 from poolterm.transport.sshlib import asyncssh
 from tests.helpers.sim import FAST, simulated_pool
+from tests.helpers.sshd import SSHD, free_port, wait_listening
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 FRONT = "127.78.0.{}"
 HOSTS = 3
-
-
-def free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 def write_sshd(directory: Path, sim: Simulator, port: int) -> Path:
@@ -100,17 +92,6 @@ async def fronted(tmp_path):
         finally:
             proc.terminate()
             await proc.wait()
-
-
-async def wait_listening(address: str, port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection(address, port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.025)
-    raise AssertionError("sshd did not start listening")
 
 
 async def test_check_through_real_sshd(fronted):

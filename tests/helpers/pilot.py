@@ -6,6 +6,10 @@ import io
 import time
 
 from rich.console import Console
+from textual.app import App, ComposeResult
+
+from poolterm.ui.logpane import LogPane
+from poolterm.ui.theme_vars import with_host_defaults
 
 
 async def wait_for(pilot, predicate, timeout: float = 15.0, what: str = "condition"):
@@ -62,3 +66,17 @@ async def answer(pilot, app, kind, key: str, contains: str = ""):
         assert contains in body, body
     await pilot.press(key)
     await wait_for(pilot, lambda: app.screen is not screen, what="the dialog to close")
+
+
+class LogApp(App):
+    """A log pane alone in an app, with the colours the console gives it."""
+
+    def __init__(self, pane: LogPane):
+        super().__init__()
+        self.pane = pane
+
+    def get_css_variables(self) -> dict[str, str]:
+        return with_host_defaults(super().get_css_variables())
+
+    def compose(self) -> ComposeResult:
+        yield self.pane

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from poolterm.transport.sshlib import asyncssh  # installs the patches, as every poolterm client does
 from tests.helpers.ssh import connect
 
@@ -14,16 +12,6 @@ from tests.helpers.ssh import connect
 class Unprintable:
     def __str__(self) -> str:
         raise AssertionError("a disabled log message was formatted")
-
-
-@pytest.fixture
-def packet_logging(caplog):
-    asyncssh.set_debug_level(3)
-    caplog.set_level(logging.DEBUG, logger="asyncssh")
-    try:
-        yield caplog
-    finally:
-        asyncssh.set_debug_level(1)
 
 
 async def test_packet_logging_still_shows_every_packet_and_no_empty_ignore_is_sent(sim, packet_logging):

@@ -9,7 +9,6 @@ against poolterm's known_hosts and offer only :data:`ENCRYPTION_ALGS`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -205,17 +204,7 @@ async def test_check_reports_a_weakening_line_as_one_error_and_fails(sim, jump, 
     assert jump.ciphers == []
 
 
-@pytest.fixture
-def packet_log(caplog):
-    asyncssh.set_debug_level(3)
-    caplog.set_level(logging.DEBUG, logger="asyncssh")
-    try:
-        yield caplog
-    finally:
-        asyncssh.set_debug_level(1)
-
-
-async def test_the_padding_patch_keeps_the_empty_ignore_on_a_cbc_connection(sim, jump, packet_log):
+async def test_the_padding_patch_keeps_the_empty_ignore_on_a_cbc_connection(sim, jump, packet_logging):
     # The IGNORE before each packet protects CBC; poolterm's patch may drop it only where no CBC is used.
     known = sim.directory / "jump_known_hosts"
     known.write_text(jump.known_line())
@@ -223,6 +212,6 @@ async def test_the_padding_patch_keeps_the_empty_ignore_on_a_cbc_connection(sim,
                                 known_hosts=str(known), config=None, agent_path=None,
                                 encryption_algs=["aes128-cbc"]) as conn:
         assert conn.get_extra_info("send_cipher") == "aes128-cbc"
-    sent = [r.getMessage() for r in packet_log.records if "] Sent " in r.getMessage()]
+    sent = [r.getMessage() for r in packet_logging.records if "] Sent " in r.getMessage()]
     assert any("MSG_USERAUTH_REQUEST" in m for m in sent), "packet logging saw nothing"
     assert any("MSG_IGNORE" in m for m in sent), "the CBC countermeasure was dropped"
