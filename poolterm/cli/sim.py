@@ -24,6 +24,7 @@ from poolterm.sim.control import (
     signal_number,
 )
 from poolterm.sim.runtime import Simulator, SimulatorError
+from poolterm.sim.world import SimParams
 
 if TYPE_CHECKING:
     from poolterm.sim.runtime import Simulator
@@ -55,6 +56,9 @@ Drive a running simulator.
   cable-in HOST     plug it back in
   hang-xapi HOST    xapi stops answering (xe blocks)
   unhang-xapi HOST  xapi answers again
+  statefile-out HOST
+                    the host loses its path to the HA statefile (heartbeat SR); network untouched
+  statefile-in HOST the path to the statefile is back
   reinstall HOST    fresh install of a powered-off host: new uuid and pool secret,
                     its own pool of one (root password: "Lab root pw") once powered on
   write-file HOST PATH
@@ -63,7 +67,7 @@ Drive a running simulator.
   set-name-label HOST LABEL
                     give HOST any name-label in its pool's databases, as xapi would
                     take it from xe host-param-set (hostile text included)
-  status            ground truth: power, link, xapi, pool.conf, emergency per host
+  status            ground truth: power, link, xapi, pool.conf, emergency (and HA) per host
 """
 
 EXEC_HELP = """\
@@ -90,6 +94,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--boot", type=float, default=5.0, metavar="SECONDS",
         help="seconds from power-on to sshd up and xapi starting (default 5)",
+    )
+    p.add_argument(
+        "--ha", action="store_true",
+        help="start the pool with HA enabled: every host armed, xhad running, plot1 holding the master lock",
+    )
+    p.add_argument(
+        "--ha-timeout", type=float, default=60.0, metavar="SECONDS",
+        help="HA's timeout T (default 60), also pool-ha-enable's default. The clock is compressed like "
+             "--fuse's, so values under xapi's minimum of 10 are allowed here",
     )
     p.add_argument("--pool-name", default="lab", metavar="NAME", help="pool name-label (default lab)")
     p.add_argument(
@@ -139,15 +152,16 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("--port must be between 0 and 65535")
     if args.fuse < 0 or args.boot < 0:
         raise UsageError("--fuse and --boot must not be negative")
+    if not args.ha_timeout > 0:
+        raise UsageError("--ha-timeout must be more than 0")
     return asyncio.run(_serve(args))
 
 
 async def _serve(args: argparse.Namespace) -> int:
     # Imported here: asyncssh is heavy and only running a simulator needs it.
 
-    sim = Simulator(
-        args.hosts, args.dir, fuse=args.fuse, boot=args.boot, pool_name=args.pool_name, port=args.port,
-    )
+    params = SimParams(fuse=args.fuse, boot=args.boot, ha_timeout=args.ha_timeout)
+    sim = Simulator(args.hosts, args.dir, params=params, pool_name=args.pool_name, port=args.port, ha=args.ha)
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -169,9 +183,10 @@ async def _serve(args: argparse.Namespace) -> int:
 def _banner(sim: "Simulator", args: argparse.Namespace, seconds: float) -> str:
     names = sim.world.names
     d = sim.directory
+    ha = f"HA on, timeout {args.ha_timeout:g} s" if args.ha else "HA off"
     lines = [
         f"poolterm sim: {len(names)} hosts in pool {args.pool_name!r}, "
-        f"plot1 master (fuse {args.fuse:g} s, boot {args.boot:g} s; started in {seconds:.1f} s)",
+        f"plot1 master (fuse {args.fuse:g} s, boot {args.boot:g} s; {ha}; started in {seconds:.1f} s)",
     ]
     for name in names[:SHOWN_HOSTS]:
         lines.append(f"  {name:<8} {sim.address_of(name)}:{sim.port_of(name)}")

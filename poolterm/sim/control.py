@@ -41,6 +41,8 @@ FAULT_ACTIONS = {
     "cable-in": "cable_in",
     "hang-xapi": "hang_xapi",
     "unhang-xapi": "unhang_xapi",
+    "statefile-out": "statefile_out",
+    "statefile-in": "statefile_in",
     "reinstall": "reinstall",
 }
 #: Actions that plant data on a host, and the request field each one needs besides the host.
@@ -276,27 +278,53 @@ class RemoteExec:
 _COLUMNS = ("NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY")
 
 
+def ha_mark(h: dict, lock: str | None) -> str:
+    """A host's HA state in a word or a few (empty for a host HA never touched)."""
+    ha = h.get("ha") or {}
+    marks = []
+    if ha.get("armed"):
+        marks.append("armed")
+    if ha.get("xhad"):
+        marks.append("xhad")
+    if lock is not None and lock == h.get("name"):
+        marks.append("lock")
+    if ha.get("excluded"):
+        marks.append("excluded")
+    if ha.get("statefile") == "down":
+        marks.append("statefile-out")
+    if ha.get("fences"):
+        marks.append(f"fenced x{ha['fences']}")
+    return ",".join(marks)
+
+
 def format_status(status: dict) -> str:
-    """Ground truth as a table for `poolterm sim ctl status`."""
-    rows = [_COLUMNS]
-    for h in status.get("hosts", []):
+    """Ground truth as a table for `poolterm sim ctl status`; an HA column when any host has HA state."""
+    ha = status.get("ha") or {}
+    hosts = status.get("hosts", [])
+    marks = [ha_mark(h, ha.get("lock")) for h in hosts]
+    columns = _COLUMNS + (("HA",) if any(marks) else ())
+    rows = [columns]
+    for h, mark in zip(hosts, marks):
         emergency = "true" if h.get("emergency") else "false"
         if h.get("emergency_error"):
             emergency += f" ({h['emergency_error']})"
-        rows.append(
-            (
-                str(h.get("name")),
-                str(h.get("power")),
-                str(h.get("link")),
-                str(h.get("xapi")),
-                h.get("pool_conf") or "-",
-                emergency,
-            )
+        row = (
+            str(h.get("name")),
+            str(h.get("power")),
+            str(h.get("link")),
+            str(h.get("xapi")),
+            h.get("pool_conf") or "-",
+            emergency,
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS) - 1)]
+        rows.append(row + ((mark or "-",) if len(columns) > len(_COLUMNS) else ()))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     for m in status.get("masters", []):
         db = m.get("db_hosts", [])
         lines.append(f"master {m.get('name')}: pool {m.get('pool_name')!r}, {len(db)} hosts in its database")
+    if ha.get("enabled") or ha.get("lock"):
+        lock = ha.get("lock") or "nobody"
+        enabled = str(ha.get("enabled")).lower()
+        lines.append(f"HA: enabled {enabled}, master lock {lock}, timeout {ha.get('timeout'):g} s")
     lines.append(f"simulated time {status.get('time', 0):.1f} s")
     return "\n".join(lines) + "\n"

@@ -37,6 +37,8 @@ class PoolDB:
     hosts: dict[str, HostRecord] = field(default_factory=dict)
     ha_enabled: bool = False
     ha_configuration: dict[str, str] = field(default_factory=dict)
+    ha_statefiles: tuple[str, ...] = ()  # statefile VDI uuids: set by every enable, never cleared
+    ha_host_failures_to_tolerate: int = 0
     name_description: str = ""
     # Heartbeats are runtime state of a live master, not part of the file: a copy starts without them.
     last_seen: dict[str, float] = field(default_factory=dict, compare=False)
@@ -63,6 +65,8 @@ class PoolDB:
             hosts=dict(self.hosts),
             ha_enabled=self.ha_enabled,
             ha_configuration=dict(self.ha_configuration),
+            ha_statefiles=self.ha_statefiles,
+            ha_host_failures_to_tolerate=self.ha_host_failures_to_tolerate,
             name_description=self.name_description,
         )
 
@@ -104,7 +108,17 @@ class PoolDB:
         self._write()
         self.master_uuid = uuid
 
-    def set_ha(self, enabled: bool, configuration: dict[str, str] | None = None) -> None:
+    def set_ha(self, enabled: bool) -> None:
         self._write()
         self.ha_enabled = enabled
-        self.ha_configuration = dict(configuration or {})
+
+    def configure_ha(self, configuration: dict[str, str], statefiles: tuple[str, ...]) -> None:
+        """What `Pool.enable_ha` records before it starts: a later disable leaves both in place."""
+        self._write()
+        self.ha_configuration = dict(configuration)
+        self.ha_statefiles = statefiles
+
+    def set_pool_field(self, **changes: object) -> None:
+        self._write()
+        for name, value in changes.items():
+            setattr(self, name, value)

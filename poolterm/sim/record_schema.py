@@ -187,9 +187,10 @@ POOL_FIELDS: tuple[Field, ...] = (
     Field("current-operations", "SRO", lambda v: []),
     Field("ha-enabled", "RO", lambda v: _b(v.db.ha_enabled)),
     Field("ha-configuration", "RO", lambda v: dict(v.db.ha_configuration)),
-    Field("ha-statefiles", "RO", lambda v: ""),
-    Field("ha-host-failures-to-tolerate", "RW", lambda v: "0"),
-    Field("ha-plan-exists-for", "RO", lambda v: "0"),
+    Field("ha-statefiles", "RO", lambda v: "; ".join(v.db.ha_statefiles)),
+    Field("ha-host-failures-to-tolerate", "RW", lambda v: str(v.db.ha_host_failures_to_tolerate)),
+    # No VMs to place: the plan covers every failure asked for, while HA is on.
+    Field("ha-plan-exists-for", "RO", lambda v: str(v.db.ha_host_failures_to_tolerate) if v.db.ha_enabled else "0"),
     Field("ha-allow-overcommit", "RW", lambda v: "false"),
     Field("ha-overcommitted", "RO", lambda v: "false"),
     Field("blobs", "RO", lambda v: ""),

@@ -177,6 +177,9 @@ class HostView:
     def systemctl_xapi(self) -> str:
         return self.live.world.systemctl_xapi(self.name)
 
+    def ha_query_liveset(self) -> tuple[str, int]:
+        return self.live.act("ha_query_liveset", self.name)
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         return self.live.spawn(self.name, coro)
 
@@ -215,7 +218,8 @@ class Simulator:
 
     ``async with Simulator(8, tmp_path, fuse=0.5, boot=0.5) as sim:`` starts
     everything and writes DIR/hosts.yaml, DIR/known_hosts, DIR/id_ed25519(.pub)
-    and DIR/control.sock; leaving the block stops it all.
+    and DIR/control.sock; leaving the block stops it all. ``ha=True`` starts the
+    pool with HA enabled (T is ``params.ha_timeout``).
     """
 
     def __init__(
@@ -229,6 +233,7 @@ class Simulator:
         port: int = 0,
         seed: int = 0,
         params: SimParams | None = None,
+        ha: bool = False,
     ):
         if n_hosts < 1:
             raise SimulatorError("a pool needs at least one host")
@@ -236,7 +241,8 @@ class Simulator:
         self.pool_name = pool_name
         self.params = params or SimParams(fuse=fuse, boot=boot)
         self.addresses = default_addresses(n_hosts)
-        self.world = World(n_hosts, params=self.params, pool_name=pool_name, addresses=self.addresses, seed=seed)
+        self.world = World(n_hosts, params=self.params, pool_name=pool_name, addresses=self.addresses, seed=seed,
+                           ha=ha)
         self.live = LiveWorld(self.world)
         self.hosts_yaml = self.directory / "hosts.yaml"
         self.known_hosts = self.directory / "known_hosts"

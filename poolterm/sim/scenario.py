@@ -3,6 +3,7 @@
 A scenario file (``poolterm/sim/scenarios/<name>.yaml``)::
 
     description: what the incident is
+    pool: {ha: true, ha_timeout: 10, hosts: 8}   # optional: the pool the incident needs
     steps:
       - ctl: {action: shutdown, host: plot1}
         fault: true                       # a tag: run_scenario(..., only="fault")
@@ -15,6 +16,11 @@ A scenario file (``poolterm/sim/scenarios/<name>.yaml``)::
 ``expect_stdout``/``expect_stderr`` are regular expressions searched in the
 output.  ``{{plot3.address}}``, ``{{plot3.uuid}}`` and ``{{plot3.name}}`` in
 commands, expectations and ``equals`` are replaced from ground truth.
+
+``pool`` says how the simulator must be started for the incident (the runner does not
+start it: ``poolterm demo --drill`` and the tests read it): ``ha`` (default false) starts
+the pool with HA enabled, ``ha_timeout`` is HA's T in seconds (more than 0), ``hosts``
+the exact number of hosts the steps are written for (when they must name every host).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z0-9_-]+)\.(address|uuid|name)\s*\}\}")
 
 # The shape of a scenario file; a step names its number, a key out of place is named in the message.
 TOP = Keys(expected="expected a mapping with a list of steps")
+POOL = Keys(("ha", "ha_timeout", "hosts"))
+#: The most hosts a scenario's pool may say it needs (the simulator's demo starts at most this many).
+MAX_HOSTS = 1000
 STEP = Keys((*KINDS, "note", "fault", "tags"), unknown=at_mapping("unknown key {name!r}"),
             expected="expected a mapping")
 
@@ -73,6 +82,9 @@ class Scenario:
     path: Path
     description: str
     steps: tuple[dict, ...]
+    ha: bool = False  # the pool starts with HA enabled
+    ha_timeout: float | None = None  # HA's T, when the incident needs a particular one
+    hosts: int | None = None  # the steps are written for exactly this many hosts
 
 
 @dataclass(frozen=True)
@@ -111,12 +123,26 @@ class _Reader(DataFile):
     def scenario(self, path: Path) -> Scenario:
         message = TOP.expected
         top = self.mapping(self.top(message), "", TOP)
+        pool = self.pool(top["pool"]) if "pool" in top else {}
         # Without steps the mapping itself is reported: it is not the list of steps expected.
         steps = self.sequence(top.place("steps"), "", message)
         for index, step in enumerate(steps, 1):
             self.step(step, f"step {index}")
         description = str(top.get("description", "")).strip()
-        return Scenario(path.stem, path, description, tuple(self.value(top["steps"], "steps")))
+        return Scenario(path.stem, path, description, tuple(self.value(top["steps"], "steps")), **pool)
+
+    def pool(self, node: Node) -> dict[str, Any]:
+        """The ``pool`` mapping: the Scenario fields it sets."""
+        fields = self.mapping(node, "pool", POOL)
+        pool: dict[str, Any] = {}
+        if "ha" in fields:
+            pool["ha"] = self.boolean(fields["ha"], fields.at("ha"))
+        if "ha_timeout" in fields:
+            pool["ha_timeout"] = self.number(fields["ha_timeout"], fields.at("ha_timeout"),
+                                             "expected a number of seconds more than 0, found {found}", above=0)
+        if "hosts" in fields:
+            pool["hosts"] = self.integer(fields["hosts"], fields.at("hosts"), 1, MAX_HOSTS)
+        return pool
 
     def step(self, node: Node, where: str) -> None:
         fields = self.mapping(node, where, STEP)

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
 
+from poolterm.sim.ha import QUERY_LIVESET
 from poolterm.sim.world import SimError, XeAsk, XeDone, XeHang
 
 UNSUPPORTED_STATUS = 2
@@ -434,6 +435,8 @@ class Machine(Protocol):
 
     def systemctl_xapi(self) -> str: ...
 
+    def ha_query_liveset(self) -> tuple[str, int]: ...
+
 
 class Input(Protocol):
     async def readline(self) -> str: ...  # "" at end of input
@@ -713,6 +716,14 @@ async def _toolstack_restart(sh: Shell, args: list[str], io: Io) -> int:
     return _print_done(sh.machine.toolstack_restart(), io)
 
 
+async def _ha_query_liveset(sh: Shell, args: list[str], io: Io) -> int:
+    """xha's script ignores its arguments; without xhad it prints nothing and exits 14."""
+    text, status = sh.machine.ha_query_liveset()
+    if text:
+        io.out(text)
+    return status
+
+
 def _print_done(done: XeDone, io: Io) -> int:
     if done.stdout:
         io.out(done.stdout)
@@ -867,4 +878,5 @@ COMMANDS: dict[str, CommandFn] = {
     "sha256sum": _sha256sum,
     "systemctl": _systemctl,
     "curl": _curl,
+    QUERY_LIVESET: _ha_query_liveset,
 }

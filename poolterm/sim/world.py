@@ -15,12 +15,14 @@ import hashlib
 import random
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from poolterm.sim import xe as xe_cli
+from poolterm.sim.ha import HA_FENCE, LOCAL_DB, XHA_LOG, XHAD_CONF, Ha, number
 from poolterm.sim.host import (
     BOOTING,
     HUNG,
+    LOG_EPOCH,
     MASTER,
     OFF,
     ON,
@@ -37,34 +39,17 @@ from poolterm.sim.pooldb import HostRecord, PoolDB
 from poolterm.sim.timers import Timer, TimerQueue
 from poolterm.sim.xapi import ROOT_PASSWORD, Xapi
 
-__all__ = ["World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses", "ROOT_PASSWORD"]
+__all__ = [
+    "World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses", "ROOT_PASSWORD", "LOG_EPOCH",
+]
 
 POOL_CONF = "/etc/xensource/pool.conf"
 INVENTORY = "/etc/xensource-inventory"
 PTOKEN = "/etc/xensource/ptoken"
 INIT_COOKIE = "/var/run/xapi_init_complete.cookie"
 STARTUP_COOKIE = "/var/run/xapi_startup.cookie"
-XHAD_CONF = "/etc/xensource/xhad.conf"
 XAPI_LOG = "/var/log/xensource.log"
 TOOLSTACK_BANNER = "Executing xe-toolstack-restart\n"
-
-# Log timestamps count from here (the log needs a calendar; the world has none).
-LOG_EPOCH = datetime(2024, 10, 16, 18, 0, 0)
-
-XHAD_CONF_TEXT = (
-    '<?xml version="1.0" encoding="utf-8"?>\n'
-    '<xhad-config version="1.0">\n'
-    "  <common-config>\n"
-    "    <GenerationUUID>{pool}</GenerationUUID>\n"
-    "    <UDPport>694</UDPport>\n"
-    "  </common-config>\n"
-    "  <local-config>\n"
-    "    <localhost>\n"
-    "      <HostID>{host}</HostID>\n"
-    "    </localhost>\n"
-    "  </local-config>\n"
-    "</xhad-config>\n"
-)
 
 INVENTORY_TEXT = (
     "PRODUCT_BRAND='XCP-ng'\n"
@@ -98,6 +83,8 @@ class SimParams:
     emergency_retry: float = 5.0  # slave in emergency start-up: retry Pool.hello after a temporary error
     permanent_retry: float = 60.0  # ... after a permanent error (HOST_UNKNOWN_TO_MASTER)
     dead_after: float = 600.0  # master marks host-metrics-live=false after this long without a heartbeat
+    ha_timeout: float = 60.0  # T: xhad's heartbeat and statefile timeout (pool-ha-enable's default)
+    ha_poll: float = 2.0  # a liveset change -> xapi acting on it (xapi polls every 20 s; compressed)
 
 
 def default_addresses(n: int) -> list[str]:
@@ -123,6 +110,7 @@ class World:
         addresses: list[str] | None = None,
         seed: int = 0,
         now: float = 0.0,
+        ha: bool = False,
     ):
         if n_hosts < 1:
             raise SimError("a pool needs at least one host")
@@ -143,6 +131,9 @@ class World:
         self.installs: dict[str, int] = {name: 1 for name in self.names}
         self._build(addresses, pool_name, now)
         self.xapi = Xapi(self)
+        self.ha = Ha(self)
+        if ha:
+            self._start_with_ha(now)
 
     def new_uuid(self) -> str:
         """A random v4 uuid from the world's seeded generator (same seed, same uuids)."""
@@ -177,6 +168,17 @@ class World:
             self._hosts[host.name] = host
             self._by_address[host.address] = host
             self._by_uuid[host.uuid] = host
+
+    def _start_with_ha(self, now: float) -> None:
+        """The pool as it is once `pool-ha-enable` has run: every host armed and live."""
+        master = self.hosts()[0]
+        timeout = self.params.ha_timeout
+        config = {"timeout": number(timeout)}
+        cluster = self.ha.enable(master, self.hosts(), timeout, now)
+        master.db.configure_ha(config, (cluster.conf.vdi_uuid,))
+        master.db.set_ha(True)
+        for host in self.hosts()[1:]:
+            host.db = master.db.snapshot()
 
     # ------------------------------------------------------------------
     # lookups
@@ -240,15 +242,26 @@ class World:
         token = host.power_seq if kind in _POWER_TIMERS else host.xapi_epoch
         self._timers.schedule(due, host.name, kind, token)
 
+    def schedule_world(self, due: float, kind: str, token: int) -> None:
+        """A timer of no host (HA's periodic tick); its owner says whether the token is current."""
+        self._timers.schedule(due, "", kind, token)
+
     def _timer_valid(self, timer: Timer) -> bool:
+        if not timer.host:
+            return self.ha.timer_valid(timer.kind, timer.token)
         host = self._hosts[timer.host]
         current = host.power_seq if timer.kind in _POWER_TIMERS else host.xapi_epoch
         return timer.token == current
 
     def _fire(self, timer: Timer) -> None:
-        host = self._hosts[timer.host]
         now = timer.due
-        if timer.kind == "booted":
+        if not timer.host:
+            self.ha.on_timer(timer.kind, now)
+            return
+        host = self._hosts[timer.host]
+        if timer.kind == HA_FENCE:
+            self.ha.fence_now(host, now)
+        elif timer.kind == "booted":
             self._set_power(host, ON, now)
             self.xapi.start(host, now)
         elif timer.kind == "powered-off":
@@ -305,6 +318,9 @@ class World:
             raise SimError(f"{name}'s cable is already in")
         self.xapi.settle(host, now)
         host.link = "up"
+        if host.ha_waiting:
+            # xhad was still in its boot join: it joins as soon as it hears the others.
+            self.ha.retry(host, now, early=True)
         self.changed()
 
     def hang_xapi(self, name: str, now: float) -> None:
@@ -313,6 +329,7 @@ class World:
             raise SimError(f"{name}'s xapi is {host.xapi}; only a running xapi can hang")
         self.xapi.settle(host, now)
         host.xapi = HUNG
+        host.hung_since = now
         self.changed()
 
     def unhang_xapi(self, name: str, now: float) -> None:
@@ -320,7 +337,25 @@ class World:
         if host.xapi != HUNG:
             raise SimError(f"{name}'s xapi is {host.xapi}, not hung")
         host.xapi = RUNNING
+        host.hung_since = None
         self.xapi.on_unhang(host, now)
+        self.changed()
+
+    def statefile_out(self, name: str, now: float) -> None:
+        """The host loses its path to the heartbeat SR (the statefile); the network is untouched."""
+        host = self._ctl_host(name, now)
+        if host.statefile == "down":
+            raise SimError(f"{name}'s statefile path is already out")
+        self.ha.sample(now)
+        host.statefile = "down"
+        self.changed()
+
+    def statefile_in(self, name: str, now: float) -> None:
+        host = self._ctl_host(name, now)
+        if host.statefile == "up":
+            raise SimError(f"{name}'s statefile path is already in")
+        self.ha.sample(now)
+        host.statefile = "up"
         self.changed()
 
     def reinstall(self, name: str, now: float) -> None:
@@ -342,8 +377,14 @@ class World:
         host.pool_conf = MASTER
         host.db = db
         host.ha_armed = False
+        host.xhad_conf = None
+        host.excluded = False
+        host.ha_waiting = False
+        host.failover_at = None
+        host.xapimon_restart = None
         host.auto_enable = True
-        host.log.clear()  # the log lived on the disk the installer wiped
+        host.log.clear()  # the logs lived on the disk the installer wiped
+        host.xha_log.clear()
         self._by_uuid[host.uuid] = host
         self.installs[name] += 1
         self.changed()
@@ -360,6 +401,13 @@ class World:
         self._set_power(host, SHUTTING_DOWN, now)
         self.schedule(now + self.params.shutdown, host, "reboot-off" if reboot else "powered-off")
 
+    def hard_reboot(self, host: SimHost, now: float) -> None:
+        """The Xen watchdog (a fence): dom0 dies at once and the machine boots again."""
+        self.xapi.stop(host, now)
+        self._set_power(host, OFF, now)
+        host.off_kind = "crash"
+        self._power_on(host, now)
+
     def _power_on(self, host: SimHost, now: float) -> None:
         host.boot_epoch += 1
         self._set_power(host, BOOTING, now)
@@ -369,6 +417,9 @@ class World:
         self.xapi.settle(host, now)
         host.power = power
         host.power_seq += 1
+        if power != ON:
+            host.xhad = False  # dom0 going down takes the daemon with it; nobody excluded it
+            host.failover_at = None
         self.changed()
 
     # ------------------------------------------------------------------
@@ -430,7 +481,11 @@ class World:
         if path == STARTUP_COOKIE:
             return "" if host.startup_cookie else None
         if path == XHAD_CONF:
-            return XHAD_CONF_TEXT.format(pool=host.db.pool_uuid, host=host.uuid) if host.ha_armed else None
+            return self.ha.xhad_conf(host)
+        if path == LOCAL_DB:
+            return self.ha.local_db(host)
+        if path == XHA_LOG:
+            return self.ha.xha_log(host)
         if path == XAPI_LOG:
             return "".join(line + "\n" for line in host.log)
         return None
@@ -480,7 +535,16 @@ class World:
             # systemd refuses to start services while the host is going down (set -e stops the script)
             return XeDone(TOOLSTACK_BANNER, "Failed to start xapi.service: Transaction is destructive.\n", 1)
         self.xapi.start(host, now)
+        if host.xhad:
+            # xhad sees xapi go and fences at once; the script has printed its lines by then.
+            self.schedule(now, host, HA_FENCE)
         return XeDone(TOOLSTACK_BANNER + "done.\n", "", 0)
+
+    def ha_query_liveset(self, name: str, now: float) -> tuple[str, int]:
+        """``/usr/libexec/xapi/cluster-stack/xhad/ha_query_liveset`` on this host: (stdout, exit status)."""
+        host = self.host(name)
+        self.advance(now)
+        return self.ha.query_liveset(host, now)
 
     # ------------------------------------------------------------------
     # logs
@@ -498,8 +562,9 @@ class World:
     def status(self, now: float) -> dict:
         self.advance(now)
         hosts = [self._host_status(h) for h in self.hosts()]
-        masters = [self._master_status(h, now) for h in self.hosts() if h.is_master]
-        return {"time": now, "hosts": hosts, "masters": masters}
+        running = [h for h in self.hosts() if h.is_master]
+        masters = [self._master_status(h, now) for h in running]
+        return {"time": now, "hosts": hosts, "masters": masters, "ha": self.ha.status(running)}
 
     def _host_status(self, h: SimHost) -> dict:
         role = None if h.role is None else h.role.split(":", 1)[0]
@@ -519,6 +584,7 @@ class World:
             "enabled": self._enabled(h),
             "ptoken_sha256": hashlib.sha256(h.ptoken.encode()).hexdigest(),
             "installs": self.installs[h.name],
+            "ha": self.ha.host_status(h),
         }
 
     def _enabled(self, h: SimHost) -> bool:
@@ -549,4 +615,4 @@ class World:
         }
 
 
-_POWER_TIMERS = frozenset({"booted", "powered-off", "reboot-off"})
+_POWER_TIMERS = frozenset({"booted", "powered-off", "reboot-off", HA_FENCE})

@@ -9,9 +9,11 @@ Why one module of this size: one xapi process's state machine; its transitions c
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from poolterm.sim.api_errors import REFUSED, UNREACHABLE, ApiError
+from poolterm.sim.ha import HA_RETRY, MIN_TIMEOUT
 from poolterm.sim.host import (
     BROKEN,
     HUNG,
@@ -74,6 +76,8 @@ class Xapi:
         h.emergency_error = None
         h.init_complete = False
         h.startup_cookie = False
+        h.hung_since = None
+        h.ha_waiting = False
 
     def light_fuse(self, h: SimHost, now: float) -> None:
         """`Xapi_fuse.light_fuse_and_run`: xapi exits and restarts fuse_time from now."""
@@ -88,6 +92,8 @@ class Xapi:
                 self.start(h, now)
         elif kind == "hello":
             self._hello(h, now)
+        elif kind == HA_RETRY:
+            self.w.ha.retry(h, now)
         else:
             raise ValueError(f"unknown xapi timer {kind!r}")
 
@@ -97,6 +103,14 @@ class Xapi:
     def _ready(self, h: SimHost, now: float) -> None:
         h.xapi = RUNNING
         h.startup_cookie = True
+        self.w.changed()
+        # An armed host joins the liveset before anything else ("Checking HA configuration").
+        if h.ha_armed and not self.w.ha.start_up(h, now):
+            return
+        self.take_role(h, now)
+
+    def take_role(self, h: SimHost, now: float) -> None:
+        """The rest of start-up: read pool.conf and start as master or slave."""
         h.role = parse_pool_conf(h.pool_conf)
         self.w.changed()
         if h.role == MASTER:
@@ -141,7 +155,8 @@ class Xapi:
                 self.w.log(h, now, "warn", f"Couldn't contact slave on startup check: {rec.address}")
         db.set_master(h.uuid)
         if h.ha_armed and not db.ha_enabled:
-            h.ha_armed = False
+            self.w.log(h, now, "info", "HA has been disabled on the Pool while we were offline; disarming HA locally")
+            self.w.ha.release(h, now)
         elif db.ha_enabled and not h.ha_armed:
             self.w.log(h, now, "info", "HA has been disabled on localhost but not the Pool.")
             self.w.log(h, now, "info", "We are the master: disabling HA on the Pool.")
@@ -157,7 +172,7 @@ class Xapi:
     # ------------------------------------------------------------------
 
     def _hello(self, h: SimHost, now: float) -> None:
-        if not h.emergency or h.role is None or not h.role.startswith(SLAVE_PREFIX):
+        if not h.emergency or h.ha_waiting or h.role is None or not h.role.startswith(SLAVE_PREFIX):
             return
         if h.xapi != RUNNING:
             # A hung xapi does not run its retry loop; it resumes where it stopped.
@@ -210,7 +225,7 @@ class Xapi:
         h.db = m.db.snapshot()
         if h.ha_armed and not m.db.ha_enabled:
             self.w.log(h, now, "info", "HA has been disabled on the Pool while we were offline; disarming HA locally")
-            h.ha_armed = False
+            self.w.ha.release(h, now)
         elif m.db.ha_enabled and not h.ha_armed:
             self.w.log(
                 h,
@@ -261,7 +276,8 @@ class Xapi:
 
     def settle(self, h: SimHost, now: float) -> None:
         """Record heartbeats up to now for every link that h's next change may cut:
-        h to its master, and (if h is a master) each of its slaves to h."""
+        h to its master, and (if h is a master) each of its slaves to h; and HA's view."""
+        self.w.ha.sample(now)
         m = self.connected_master(h)
         if m is not None:
             m.db.last_seen[h.uuid] = now
@@ -272,9 +288,14 @@ class Xapi:
                     h.db.last_seen[uuid] = now
 
     def live(self, m: SimHost, uuid: str, now: float) -> bool:
-        """host-metrics-live of `uuid` in master m's database."""
+        """host-metrics-live of `uuid` in master m's database. Under HA a host out of the
+        liveset is dead, whatever its heartbeats say."""
         if uuid == m.uuid:
             return True
+        if m.db.ha_enabled:
+            c = self.w.ha.cluster(m)
+            if c is not None and c.active and m.uuid in c.liveset and uuid not in c.liveset:
+                return False
         s = self.w.host_by_uuid(uuid)
         if s is not None and self.connected_master(s) is m:
             return True
@@ -328,11 +349,8 @@ class Xapi:
         self.light_fuse(h, now)
         self.w.changed()
 
-    def emergency_ha_disable(self, h: SimHost, now: float) -> None:
-        if h.ha_armed:
-            self.w.log(h, now, "info", "Disarming HA locally (emergency)")
-            h.ha_armed = False
-            self.w.changed()
+    def emergency_ha_disable(self, h: SimHost, now: float, *, soft: bool = False) -> None:
+        self.w.ha.emergency_disable(h, now, soft=soft)
 
     # ------------------------------------------------------------------
     # pool operations, run on a master m
@@ -473,6 +491,8 @@ class Xapi:
         if rec.enabled:
             raise ApiError("HOST_NOT_DISABLED")
         target = self.contact(m, rec, now)
+        if m.db.ha_enabled:
+            self.w.ha.before_clean_shutdown(target, now)
         self.w.log(target, now, "info", "Host.reboot: rebooting" if reboot else "Host.shutdown: shutting down")
         self.w.begin_shutdown(target, now, reboot=reboot)
 
@@ -497,22 +517,43 @@ class Xapi:
         self.w.changed()
 
     def ha_enable(self, m: SimHost, configuration: dict[str, str], now: float) -> None:
+        """`Xapi_ha.enable`: HA_IS_ENABLED, every host live, T from ha-config:timeout (else the
+        pool's default), then the statefile, xhad.conf and local.db everywhere, the joins,
+        `ha_enabled`, and a fresh database backup on every host."""
         if m.db.ha_enabled:
             raise ApiError("HA_IS_ENABLED")
         targets = [self.contact(m, rec, now) for rec in m.db.hosts.values()]
-        self.w.log(m, now, "info", "Enabling HA on the Pool")
-        for target in targets:
-            target.ha_armed = True
-        m.db.set_ha(True, configuration)
+        self.w.log(m, now, "debug", "Enabling HA on the Pool.")
+        timeout = self._ha_timeout(configuration)
+        m.db = m.db.writable()  # a master that just joined another pool holds its backup until the fuse
+        cluster = self.w.ha.enable(m, targets, timeout, now)
+        m.db.configure_ha(configuration, (cluster.conf.vdi_uuid,))
+        m.db.set_ha(True)
+        self.sync_database(m, now)  # "Make sure everyone's got a fresh database"
         self.w.changed()
+
+    def _ha_timeout(self, configuration: dict[str, str]) -> float:
+        """`Timeouts.get_base_t` and `derive`'s check; without ha-config:timeout the pool's
+        default, the simulator's (compressed) T."""
+        text = configuration.get("timeout")
+        if text is None:
+            return self.w.params.ha_timeout
+        if not re.fullmatch(r"[-+]?[0-9]+", text):
+            raise ApiError("INTERNAL_ERROR", 'Failure("int_of_string")')
+        if int(text) < MIN_TIMEOUT:
+            raise ApiError("INTERNAL_ERROR", f'Failure("constraint violation: timeout >= {MIN_TIMEOUT}")')
+        return float(int(text))
 
     def ha_disable(self, m: SimHost, now: float) -> None:
         if not m.db.ha_enabled:
             raise ApiError("HA_NOT_ENABLED")
-        self.w.log(m, now, "info", "Disabling HA on the Pool")
+        self.w.log(m, now, "debug", "Disabling HA on the Pool")
+        reached = []
         for rec in m.db.hosts.values():
             target = self.w.host_at(rec.address)
             if target is not None and (target is m or (self.w.reachable(m, target) and target.xapi == RUNNING)):
-                target.ha_armed = False
+                reached.append(target)
+        self.w.ha.disable(m, reached, now)
+        m.db = m.db.writable()
         m.db.set_ha(False)
         self.w.changed()

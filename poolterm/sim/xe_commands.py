@@ -7,6 +7,7 @@ Why one module of this size: it is a table of commands, one short body each, mir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -229,6 +230,50 @@ def pool_param_list(ctx: Ctx) -> None:
     ctx.out.table([_row(_pool_view(ctx), list(POOL_FIELDS), cheap=False)])
 
 
+def pool_param_set(ctx: Ctx) -> None:
+    """`p_set` for the pool: each ``field=value`` in turn. The fields the simulator keeps:
+    name-label, name-description, ha-host-failures-to-tolerate."""
+    _pool_view(ctx)
+    by_name = {f.name: f for f in POOL_FIELDS}
+    for key, value in ctx.params:
+        if key in ("uuid", *STDPARAMS):
+            continue
+        field = by_name.get(key.split(":", 1)[0])
+        if field is None:
+            raise ApiError("INTERNAL_ERROR", f"Failure: Unknown field '{key}'")
+        if ":" in key:
+            raise CliFailure(f"pool-param-set {key}: unsupported in the poolterm simulator")
+        if field.access != "RW":
+            raise ApiError("INTERNAL_ERROR", f"Failure: Field '{key}' is read-only.")
+        setter = _POOL_SETTERS.get(key)
+        if setter is None:
+            raise CliFailure(f"pool-param-set {key}: unsupported in the poolterm simulator")
+        setter(ctx, value)
+        ctx.world.changed()
+
+
+def _set_failures_to_tolerate(ctx: Ctx, value: str) -> None:
+    """`Pool.set_ha_host_failures_to_tolerate`: an Int64, not negative."""
+    if not re.fullmatch(r"[-+]?[0-9]+", value):
+        raise ApiError("INTERNAL_ERROR", "Failure: Int64.of_string")
+    n = int(value)
+    if n < 0:
+        raise ApiError("INVALID_VALUE", "ha_host_failures_to_tolerate", str(n))
+    _set_pool(ctx, ha_host_failures_to_tolerate=n)
+
+
+def _set_pool(ctx: Ctx, **changes: object) -> None:
+    ctx.m.db = ctx.m.db.writable()  # a master that just joined another pool holds that pool's backup until its fuse
+    ctx.m.db.set_pool_field(**changes)
+
+
+_POOL_SETTERS: dict[str, Callable[[Ctx, str], None]] = {
+    "name-label": lambda ctx, value: _set_pool(ctx, name_label=value),
+    "name-description": lambda ctx, value: _set_pool(ctx, name_description=value),
+    "ha-host-failures-to-tolerate": _set_failures_to_tolerate,
+}
+
+
 def host_param_get(ctx: Ctx) -> None:
     _param_get(ctx, _host_view(ctx), HOST_FIELDS)
 
@@ -378,10 +423,11 @@ def pool_ha_disable(ctx: Ctx) -> None:
 
 
 def host_emergency_ha_disable(ctx: Ctx) -> None:
-    ctx.flag("soft")  # parsed (and rejected if not a boolean) before --force is checked, as xe does
+    soft = ctx.flag("soft")  # parsed (and rejected if not a boolean) before --force is checked, as xe does
     if not ctx.flag("force"):
-        raise CliFailure(NO_FORCE)
-    ctx.world.xapi.emergency_ha_disable(ctx.local, ctx.now)
+        # `fail_without_force` is a plain `failwith`: the CLI prints it as an internal error.
+        raise ApiError("INTERNAL_ERROR", f"Failure: {NO_FORCE}")
+    ctx.world.xapi.emergency_ha_disable(ctx.local, ctx.now, soft=soft)
 
 
 def host_forget(ctx: Ctx) -> None:
@@ -422,6 +468,12 @@ COMMANDS: dict[str, Command] = {
     ),
     "pool-param-list": Command(("uuid",), ("database:",), _PARAM_LIST_HELP, pool_param_list),
     "pool-param-get": Command(("uuid", "param-name"), ("param-key", "database:"), _PARAM_GET_HELP, pool_param_get),
+    "pool-param-set": Command(
+        ("uuid",), tuple(f.name for f in POOL_FIELDS if f.access in ("RW", "MRW") and not f.hidden),
+        "Sets the parameter specified. If param-value is not given, the parameter is set to a null value. To set a "
+        "(key,value) pair in a map parameter, use the syntax 'map-param:key=value'.",
+        pool_param_set,
+    ),
     "host-is-in-emergency-mode": Command(
         (), (), "Query the target host to discover if it is in emergency mode.", host_is_in_emergency_mode,
         neverforward=True,

@@ -32,15 +32,16 @@ def test_help_explains_the_simulator_and_its_sub_commands(capsys):
     status, out, _ = run_main(["sim", "--help"], capsys)
     assert status == 0
     for text in ("--hosts", "--dir", "--fuse", "--boot", "--pool-name", "--port", "hosts.yaml", "known_hosts",
-                 "id_ed25519", "control.sock", "ctl", "exec"):
+                 "id_ed25519", "control.sock", "ctl", "exec", "--ha", "--ha-timeout"):
         assert text in out
+    assert "values under xapi's minimum of 10 are allowed" in " ".join(out.split())
 
 
 def test_ctl_help_lists_every_action(capsys):
     status, out, _ = run_main(["sim", "ctl", "--help"], capsys)
     assert status == 0
     for action in ("shutdown", "crash", "poweron", "cable-out", "cable-in", "hang-xapi", "unhang-xapi", "reinstall",
-                   "status", "--json"):
+                   "statefile-out", "statefile-in", "status", "--json"):
         assert action in out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ import yaml
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario, scenario_names
 from tests.helpers.cli import RunningSim, poolterm
+from tests.helpers.sim import QUICK
 from tests.helpers.ssh import openssh
 from tests.helpers.truth import host_status
 
@@ -127,6 +129,42 @@ def assert_all_ok(results) -> None:
     assert results, "no step ran"
     failed = [r for r in results if not r.ok]
     assert not failed, f"step {failed[0].index} ({failed[0].kind}) failed: {failed[0].detail}"
+
+
+#: The HA scenarios' pool on quick timers: their own T (10 s) would make the test wait that long.
+QUICK_HA = replace(QUICK, ha_timeout=2.0, ha_poll=0.5)
+
+
+async def run_on_its_pool(tmp_path, name: str):
+    """Scenario ``name`` run whole on the pool its file asks for (``pool:``), with :data:`QUICK_HA` timers;
+    returns the results and the final ground truth."""
+    scenario = load_scenario(name)
+    async with Simulator(scenario.hosts or 8, tmp_path / "sim", params=QUICK_HA, ha=scenario.ha) as sim:
+        results = await run_scenario(sim, name)
+        return results, sim.status()
+
+
+async def test_ha_failover_scenario_is_won_by_waiting(tmp_path):
+    results, truth = await run_on_its_pool(tmp_path, "ha-failover")
+    assert_all_ok(results)
+    assert len(results) == len(load_scenario("ha-failover").steps)
+    refused = [r for r in results if r.kind == "run" and r.exit_status == 1]
+    assert [r.detail.split(" -> ")[0] for r in refused] == [
+        "plot2: xe pool-emergency-transition-to-master", "plot3: xe pool-emergency-transition-to-master --force"]
+    assert [m["name"] for m in truth["masters"]] == ["plot2"]
+    assert truth["ha"] == {"enabled": True, "lock": "plot2", "timeout": 2.0}
+    assert host_status(truth, "plot1")["role"] == "slave"
+
+
+async def test_ha_stuck_scenario_is_recovered_by_hand_and_ha_enabled_again(tmp_path):
+    results, truth = await run_on_its_pool(tmp_path, "ha-stuck")
+    assert_all_ok(results)
+    assert len(results) == len(load_scenario("ha-stuck").steps)
+    assert [m["name"] for m in truth["masters"]] == ["plot2"]
+    assert truth["ha"]["enabled"] is True and truth["ha"]["lock"] == "plot2"
+    # every host but plot1 fenced once when the master crashed without the statefile
+    assert [h["ha"]["fences"] for h in truth["hosts"]] == [0] + [1] * 7
+    assert all(h["ha"]["armed"] and not h["emergency"] for h in truth["hosts"])
 
 
 def test_the_three_incidents_ship_as_scenarios():

@@ -434,12 +434,18 @@ def test_emergency_ha_disable_needs_force():
     w = World(2)
     ok(w, "plot1", ["pool-ha-enable"], 0.5)
     r = done(w.xe("plot2", ["host-emergency-ha-disable"], 1.0))
-    assert r.stderr == (
-        "Error: This operation is dangerous and may cause data loss. This operation must be forced (use --force).\n"
+    # fail_without_force is a plain failwith, which the CLI turns into an internal error
+    assert (r.stderr, r.rc) == (
+        "The server failed to handle your request, due to an internal error. The given message may give details "
+        "useful for debugging the problem.\n"
+        "message: Failure: This operation is dangerous and may cause data loss. This operation must be forced "
+        "(use --force).\n",
+        1,
     )
-    assert w.read_file("plot2", "/etc/xensource/xhad.conf") is not None
+    assert 'key="ha.armed" value="true"' in w.read_file("plot2", "/var/lib/xcp/local.db")
     assert ok(w, "plot2", ["host-emergency-ha-disable", "--force"], 1.0) == ""
-    assert w.read_file("plot2", "/etc/xensource/xhad.conf") is None
+    assert 'key="ha.armed" value="false"' in w.read_file("plot2", "/var/lib/xcp/local.db")
+    assert w.read_file("plot2", "/etc/xensource/xhad.conf") is not None  # configured once, not armed
 
 
 # ---------------------------------------------------------------------------
@@ -786,7 +792,8 @@ def test_ha_enable_arms_every_host_and_disable_disarms():
     r = done(w.xe("plot1", ["pool-ha-enable"], 1.0))
     assert r.stderr == "The operation could not be performed because HA is enabled on the Pool\n"
     assert ok(w, "plot1", ["pool-ha-disable"], 2.0) == ""
-    assert not any(w.read_file(n, "/etc/xensource/xhad.conf") for n in w.names)
+    assert all(w.read_file(n, "/etc/xensource/xhad.conf") for n in w.names)  # a disable never deletes it
+    assert not any(w.host(n).ha_armed for n in w.names)
     r = done(w.xe("plot1", ["pool-ha-disable"], 2.0))
     assert r.stderr == "The operation could not be performed because HA is not enabled on the Pool\n"
 
@@ -841,8 +848,12 @@ def test_status_is_json_and_has_the_contract_keys():
     assert s["time"] == 1.5
     assert set(s["hosts"][0]) == {
         "name", "uuid", "address", "power", "link", "xapi", "pool_conf", "role", "master_address",
-        "emergency", "emergency_error", "enabled", "ptoken_sha256", "installs",
+        "emergency", "emergency_error", "enabled", "ptoken_sha256", "installs", "ha",
     }
+    assert s["hosts"][0]["ha"] == {
+        "armed": False, "xhad": False, "statefile": "up", "fences": 0, "excluded": False, "liveset": [],
+    }
+    assert s["ha"] == {"enabled": False, "lock": None, "timeout": 60.0}
     assert s["hosts"][1]["role"] is None and s["hosts"][1]["master_address"] is None
     assert set(s["masters"][0]) == {"name", "pool_uuid", "pool_name", "db_hosts"}
     assert set(s["masters"][0]["db_hosts"][0]) == {"uuid", "name", "address", "enabled", "live"}
