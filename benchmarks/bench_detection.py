@@ -67,7 +67,10 @@ class Verdicts:
         return loop.time()
 
 
-async def poolterm_trials(directory: Path, trials: int) -> dict[str, list[float]]:
+def start_watching(directory: Path) -> tuple[Verdicts, Connections]:
+    """Probe every host of the simulator in ``directory`` as the console does (persistent
+    connections, self-rescheduling probes, a dropped connection probed at once), diagnosing
+    every observation."""
     inventory = load_inventory(directory / "hosts.yaml")
     hosts = inventory.hosts()
     verdicts = Verdicts(inventory)
@@ -75,6 +78,12 @@ async def poolterm_trials(directory: Path, trials: int) -> dict[str, list[float]
     verdicts.watcher = Watcher(hosts, connections, interval=inventory.probe.interval,
                                timeout=inventory.probe.timeout, publish=verdicts.publish)
     verdicts.watcher.start()
+    return verdicts, connections
+
+
+async def poolterm_trials(directory: Path, trials: int) -> dict[str, list[float]]:
+    verdicts, connections = start_watching(directory)
+    inventory = verdicts.inventory
     results: dict[str, list[float]] = {fault: [] for fault in FAULTS}
     phases = random.Random(7)
     try:

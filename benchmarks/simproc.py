@@ -14,13 +14,15 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def simulator(hosts: int, *, fuse: float = 1.0, boot: float = 1.0, ready_timeout: float = 120.0):
-    """Yield the sim's directory once its hosts.yaml is written; stop it afterwards."""
+def simulator(hosts: int, *, fuse: float = 1.0, boot: float = 1.0, ready_timeout: float = 120.0,
+              extra: tuple[str, ...] = ()):
+    """Yield the sim's directory once its hosts.yaml is written; stop it afterwards. ``extra``: more
+    `poolterm sim` options (``--ha``)."""
     with tempfile.TemporaryDirectory(prefix="poolterm-bench-") as tmp:
         directory = Path(tmp)
         proc = subprocess.Popen(
             [sys.executable, "-m", "poolterm", "sim", "--hosts", str(hosts), "--dir", str(directory),
-             "--fuse", str(fuse), "--boot", str(boot)],
+             "--fuse", str(fuse), "--boot", str(boot), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             deadline = time.monotonic() + ready_timeout

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
+from poolterm.xha import Liveset
+
 
 class Reach(str, Enum):
     """What the jump box saw when it last tried the host over SSH."""
@@ -74,6 +76,9 @@ class Verdict(str, Enum):
     SPLIT_BRAIN = "split-brain"
     ORPHANED_SLAVES = "orphaned-slaves"
     EMERGENCY = "emergency"
+    HANDOVER = "handover-in-progress"  # a master change under way: wait, touch nothing
+    HA_FAILOVER = "ha-failover"  # HA is electing a new master: wait, never promote by hand
+    HA_STUCK = "ha-stuck"  # HA armed, its election overdue or impossible
     UNKNOWN = "unknown"
 
     @property
@@ -85,7 +90,7 @@ class Verdict(str, Enum):
     def severity(self) -> Severity:
         if self is Verdict.HEALTHY:
             return Severity.OK
-        if self is Verdict.DEGRADED:
+        if self in (Verdict.DEGRADED, Verdict.HANDOVER):
             return Severity.WARNING
         if self is Verdict.UNKNOWN:
             return Severity.UNKNOWN
@@ -143,6 +148,17 @@ class Observation:
     complete: bool = False  # the round finished (False while output still streams in)
     raw: tuple[str, ...] = ()
     stale: "Observation | None" = None
+    # HA, from the host itself (local.db, xhad) and from the pool record its master forwards.
+    ha_armed: bool | None = None
+    ha_timeout: float | None = None  # T, as local.db keeps it
+    ha_live: Liveset | None = None  # this host's xhad's liveset, when it runs
+    ha_peers: tuple[tuple[str, str], ...] | None = None  # local.db ha_peers: (uuid, address) at enable
+    pool_ha_enabled: bool | None = None
+    pool_ha_tolerate: int | None = None
+    # History the watcher keeps: when this host's pool.conf took its current value, and the one before.
+    conf_changed_at: float | None = None
+    conf_before: str | None = None
+    service_changed_at: float | None = None  # when `systemctl is-active xapi` took its current value
 
     # Cached: the diagnosis asks each host's role many times per pass, at 1000 hosts.
     @cached_property
@@ -183,6 +199,11 @@ class HostState:
     evidence: tuple[str, ...] = ()
     agrees: bool = True  # False when what it believes disagrees with the pool's master
     stale: bool = False  # role and belief are remembered from an earlier round
+    ha: str | None = None  # "armed", "disarmed", "fenced"; None where HA was never seen
+
+    @property
+    def ha_mark(self) -> str:
+        return self.ha or ""
 
     @property
     def is_master(self) -> bool:
@@ -210,6 +231,25 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class PoolHa:
+    """The pool's HA as its hosts show it: ``enabled`` from the pool record (None if no master
+    answered), the hosts whose local.db says armed, and the failures HA is set to tolerate."""
+
+    enabled: bool | None
+    armed: tuple[str, ...]
+    disarmed: tuple[str, ...]
+    failures_to_tolerate: int | None
+    timeout: float | None
+
+    @property
+    def on(self) -> bool:
+        """HA runs here: the pool says so, or (no master answering) most hosts are armed."""
+        if self.enabled is not None:
+            return self.enabled or bool(self.armed)
+        return bool(self.armed) and len(self.armed) >= len(self.disarmed)
+
+
+@dataclass(frozen=True)
 class PoolDiagnosis:
     name: str
     verdict: Verdict
@@ -218,6 +258,7 @@ class PoolDiagnosis:
     findings: tuple[Finding, ...]
     summary: str
     advice: str
+    ha: PoolHa | None = None  # None: no host showed any HA state
 
     @property
     def severity(self) -> Severity:

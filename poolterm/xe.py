@@ -144,6 +144,23 @@ ERROR_TEXTS: tuple[tuple[str, str], ...] = (
                     "retry the failover action"),
     ("HOST_IN_EMERGENCY_MODE", "Cannot perform operation as the host is running in emergency mode."),
     ("HA_IS_ENABLED", "The operation could not be performed because HA is enabled on the Pool"),
+    ("HA_NOT_ENABLED", "The operation could not be performed because HA is not enabled on the Pool"),
+    # The HA start-up errors of an armed host (docs/xapi.md, "HA"); the 8.2 wordings say "host" where 8.3
+    # says "server", as XCP-ng's documentation quotes them.
+    ("HA_HOST_CANNOT_ACCESS_STATEFILE", "The server could not join the liveset because the HA daemon could not "
+                                        "access the heartbeat disk."),
+    ("HA_HOST_CANNOT_ACCESS_STATEFILE", "The host could not join the liveset because the HA daemon could not "
+                                        "access the heartbeat disk."),
+    ("HA_HEARTBEAT_DAEMON_STARTUP_FAILED", "The server could not join the liveset because the HA daemon failed "
+                                           "to start."),
+    ("HA_HEARTBEAT_DAEMON_STARTUP_FAILED", "The host could not join the liveset because the HA daemon failed to "
+                                           "start."),
+    ("HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED", "This server cannot join the pool because the pool has HA enabled "
+                                                "but this server has HA disabled."),
+    ("HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED", "This host cannot join the pool because the pool has HA enabled "
+                                                "but this host has HA disabled."),
+    ("HA_LOST_STATEFILE", "This server lost access to the HA statefile."),
+    ("HA_LOST_STATEFILE", "This host lost access to the HA statefile."),
     ("HOST_IS_LIVE", "This operation cannot be completed because the server is still live."),
     ("HOST_IS_LIVE", "This operation cannot be completed as the host is still live."),
     ("HOST_HAS_RESIDENT_VMS", "This server cannot be forgotten because there are user VMs still running."),

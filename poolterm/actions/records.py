@@ -269,6 +269,7 @@ class DrillScored(Record):
     skipped: int
     commands: int
     changes: int
+    promotions: int = 0  # absent from journals written before issue #12
 
 
 @_record

@@ -66,7 +66,7 @@ def _override(e: Entry, r: rec.Override) -> dict:
 def _drill(e: Entry, r: rec.DrillScored) -> dict:
     return {"at": e.at, "drill": r.drill, "operator": r.operator, "outcome": r.outcome, "seconds": r.seconds,
             "elapsed": r.elapsed, "refusals": r.refusals, "overrides": r.overrides, "skipped": r.skipped,
-            "commands": r.commands, "changes": r.changes}
+            "commands": r.commands, "changes": r.changes, "promotions": r.promotions}
 
 
 def _playbooks(entries: list[Entry]) -> list[dict]:

@@ -73,6 +73,7 @@ def _pool_json(pool: PoolDiagnosis) -> dict:
         "master": pool.master,
         "summary": pool.summary,
         "advice": pool.advice,
+        "ha": _ha_json(pool),
         "hosts": [
             {
                 "name": h.name,
@@ -84,6 +85,7 @@ def _pool_json(pool: PoolDiagnosis) -> dict:
                 "xapi": h.xapi.value,
                 "emergency_flag": h.emergency_flag,
                 "agrees": h.agrees,
+                "ha": h.ha,
                 "evidence": list(h.evidence),
             }
             for h in pool.hosts
@@ -103,10 +105,32 @@ def _pool_json(pool: PoolDiagnosis) -> dict:
     }
 
 
+def _ha_json(pool: PoolDiagnosis) -> dict:
+    """HA as the hosts showed it; ``enabled`` is null when no master answered the pool record."""
+    ha = pool.ha
+    if ha is None:
+        return {"enabled": None, "armed": [], "disarmed": [], "failures_to_tolerate": None, "timeout": None}
+    return {"enabled": ha.enabled, "armed": list(ha.armed), "disarmed": list(ha.disarmed),
+            "failures_to_tolerate": ha.failures_to_tolerate, "timeout": ha.timeout}
+
+
+def _ha_line(pool: PoolDiagnosis) -> str | None:
+    ha = pool.ha
+    if ha is None or not (ha.on or ha.armed):
+        return None
+    state = "on" if ha.enabled else "off" if ha.enabled is False else "unknown (no master answers)"
+    tolerate = "" if ha.failures_to_tolerate is None else f", tolerates {ha.failures_to_tolerate} failure(s)"
+    timeout = "" if ha.timeout is None else f", timeout {ha.timeout:g} s"
+    return f"  HA: {state}, armed on {len(ha.armed)} of {len(pool.hosts)} hosts{tolerate}{timeout}"
+
+
 def render_text(diagnosis: Diagnosis) -> str:
     lines = [f"poolterm check: {diagnosis.verdict.title} ({diagnosis.severity.value})"]
     for pool in diagnosis.pools:
         lines += ["", f"pool {pool.name}: {pool.verdict.title}", f"  {pool.summary}", f"  next: {pool.advice}"]
+        ha_line = _ha_line(pool)
+        if ha_line:
+            lines.append(ha_line)
         for finding in pool.findings[1:]:
             if finding.severity is not Severity.OK:
                 lines.append(f"  also: {finding.summary}")
@@ -114,12 +138,12 @@ def render_text(diagnosis: Diagnosis) -> str:
             for c in finding.candidates[:3]:
                 lines.append(f"  candidate {c.name}: {', '.join(c.reasons)}")
         lines.append("")
-        lines.append(f"  {'HOST':<12} {'SSH':<17} {'ROLE':<8} {'BELIEVES':<12} {'XAPI':<10} EMERGENCY-FLAG")
+        lines.append(f"  {'HOST':<12} {'SSH':<17} {'ROLE':<8} {'BELIEVES':<12} {'XAPI':<10} {'HA':<9} EMERGENCY-FLAG")
         for h in pool.hosts:
             role = h.role.value + ("?" if h.stale else "")
             mark = "" if h.agrees else "  <- disagrees"
             flag = "-" if h.emergency_flag is None else str(h.emergency_flag).lower()
             lines.append(f"  {h.name:<12} {h.reach.value:<17} {role:<8} {h.believed_master or '-':<12} "
-                         f"{h.xapi.value:<10} {flag}{mark}")
+                         f"{h.xapi.value:<10} {h.ha or '-':<9} {flag}{mark}")
     return "\n".join(lines) + "\n"
 

@@ -8,12 +8,15 @@ a trainer can break things from another terminal while a trainee watches:
 With ``--drill NAME`` the console turns into a training drill: the fault steps of
 the simulator's scenario NAME are injected a few seconds after the pool first
 shows HEALTHY, and the trainee's recovery is scored (see :mod:`poolterm.diagnosis.drill`).
+The pool is the one the scenario's ``pool:`` asks for (HA on, its timeout, its size);
+``--ha`` starts a plain demo with HA enabled.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import re
 import shutil
 import tempfile
@@ -29,16 +32,18 @@ from poolterm.cli.console import (
 )
 from poolterm.cli.journal_notes import close_journal
 from poolterm.config.inventory import ConfigError, load_inventory
-from poolterm.diagnosis.drill import FAULT_DELAY, Drill, DrillError, check_name
+from poolterm.diagnosis.drill import DRILLS, FAULT_DELAY, Drill, DrillError, check_name
 from poolterm.errors import UsageError
 from poolterm.playbooks.engine import Timing
 from poolterm.playbooks.runner import probe_budget
 from poolterm.sim.runtime import Simulator, SimulatorError
 from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario
-from poolterm.sim.world import SimError
+from poolterm.sim.world import SimError, SimParams
 
 MAX_HOSTS = 1000
 MIN_DRILL_HOSTS = 2
+#: HA's timeout T when neither --ha-timeout nor the drill's scenario gives one (pool-ha-enable's default).
+DEFAULT_HA_TIMEOUT = 60.0
 
 
 def register(sub) -> None:
@@ -57,7 +62,13 @@ def register(sub) -> None:
                         help="xapi's delay before a role change restarts it (default 10, as on real hosts)")
     parser.add_argument("--drill", metavar="NAME",
                         help="training drill: a surprise fault once the pool is healthy, and a score for the "
-                             "recovery; NAME is master-shutdown, cable-pull, split-brain or forgotten-host")
+                             f"recovery; NAME is {', '.join(DRILLS[:-1])} or {DRILLS[-1]} (the ha- drills start "
+                             "the pool with HA enabled)")
+    parser.add_argument("--ha", action="store_true",
+                        help="start the pool with HA enabled: every host armed, plot1 holding the master lock")
+    parser.add_argument("--ha-timeout", type=float, metavar="SECONDS",
+                        help=f"HA's timeout T (default {DEFAULT_HA_TIMEOUT:g}, or the drill's), also "
+                             "pool-ha-enable's default; compressed like --fuse, so values under xapi's 10 are allowed")
     add_console_options(parser)
     parser.set_defaults(func=run)
 
@@ -67,17 +78,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
     if not args.fuse > 0:
         raise UsageError(f"--fuse must be a positive number of seconds, not {args.fuse:g}")
+    if args.ha_timeout is not None and not 0 < args.ha_timeout < math.inf:
+        raise UsageError(f"--ha-timeout must be a positive number of seconds, not {args.ha_timeout:g}")
     if args.drill is not None:
-        _check_drill(args.drill, args.hosts)
+        _check_drill(args.drill, args.hosts, args.ha)
+    ha, ha_timeout = pool_settings(args.drill, args.ha, args.ha_timeout)
     settings = console_settings()
     require_terminal()
     temporary = args.dir is None
     directory = Path(tempfile.mkdtemp(prefix="poolterm-demo-")) if temporary else Path(args.dir).expanduser()
-    print(f"poolterm demo: {args.hosts} simulated hosts, simulator directory {directory}")
+    ha_text = f", HA on (timeout {ha_timeout:g} s)" if ha else ""
+    print(f"poolterm demo: {args.hosts} simulated hosts{ha_text}, simulator directory {directory}")
     print(f"  break things from another terminal: poolterm sim ctl --dir {directory} crash plot1")
     prepare_environment(settings, args.low_bandwidth)
     try:
-        status = asyncio.run(_demo(args, directory, settings))
+        params = SimParams(fuse=args.fuse, ha_timeout=ha_timeout)
+        status = asyncio.run(_demo(args, directory, settings, params, ha))
     finally:
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
@@ -93,23 +109,40 @@ def _say(text: str) -> None:
         pass
 
 
-def _check_drill(name: str, hosts: int) -> None:
+def _check_drill(name: str, hosts: int, ha: bool) -> None:
     try:
         check_name(name)
     except DrillError as exc:
         raise UsageError(str(exc)) from None
+    scenario = load_scenario(name)
+    if scenario.hosts is not None and hosts != scenario.hosts:
+        # Its steps name every host: on a bigger pool the hosts they leave out would change the incident.
+        raise UsageError(f"drill {name} needs exactly {scenario.hosts} hosts (--hosts {scenario.hosts}), not {hosts}")
     needed = hosts_needed(name)
     if hosts < needed:
         raise UsageError(f"drill {name} needs at least {needed} hosts (--hosts {needed}), not {hosts}")
+    if ha and not scenario.ha:
+        raise UsageError(f"drill {name} runs on a pool without HA: leave out --ha")
+
+
+def pool_settings(drill: str | None, ha: bool, ha_timeout: float | None) -> tuple[bool, float]:
+    """The demo pool's HA (on or off) and timeout T: the drill's scenario says what its incident
+    needs (``pool:`` in its file), ``--ha`` turns HA on for a plain demo; ``--ha-timeout`` wins."""
+    scenario = load_scenario(drill) if drill is not None else None
+    on = ha or (scenario is not None and scenario.ha)
+    if ha_timeout is None:
+        ha_timeout = scenario.ha_timeout if scenario is not None and scenario.ha_timeout else DEFAULT_HA_TIMEOUT
+    return on, ha_timeout
 
 
 def hosts_needed(name: str) -> int:
-    """How many hosts the drill's fault steps need: the highest plotN they name, and two at least
-    (a lone host has no pool to recover: only its power button)."""
-
-    named = [int(n) for step in load_scenario(name).steps if step.get("fault")
+    """How many hosts the drill's fault steps need: the highest plotN they name, the size its
+    scenario's pool is written for, and two at least (a lone host has no pool to recover: only
+    its power button)."""
+    scenario = load_scenario(name)
+    named = [int(n) for step in scenario.steps if step.get("fault")
              for n in re.findall(r"\bplot(\d+)\b", str(step))]
-    return max([MIN_DRILL_HOSTS, *named])
+    return max([MIN_DRILL_HOSTS, *named, scenario.hosts or 0])
 
 
 def drill_for(sim, name: str, delay: float | None = None):
@@ -126,11 +159,11 @@ def drill_for(sim, name: str, delay: float | None = None):
     return Drill(name, inject, FAULT_DELAY if delay is None else delay)
 
 
-async def _demo(args: argparse.Namespace, directory: Path, settings) -> int:
+async def _demo(args: argparse.Namespace, directory: Path, settings, params: SimParams, ha: bool) -> int:
     from poolterm.ui.app import PoolApp
 
     try:
-        async with Simulator(args.hosts, directory, fuse=args.fuse) as sim:
+        async with Simulator(args.hosts, directory, params=params, ha=ha) as sim:
             inventory = load_inventory(sim.hosts_yaml)
             params = sim.params
             timing = Timing(fuse=params.fuse, xapi_start=params.xapi_start, boot=params.boot,

@@ -23,6 +23,7 @@ from poolterm.model import (
     HostState,
     Observation,
     PoolDiagnosis,
+    PoolHa,
     Reach,
     Role,
     Severity,
@@ -30,6 +31,7 @@ from poolterm.model import (
     XapiState,
 )
 from poolterm.xe import address_key
+from poolterm.xha import DEFAULT_TIMEOUT
 
 # Error codes after which a slave stays in emergency mode until someone acts.
 PERMANENT_EMERGENCY = frozenset({"HOST_UNKNOWN_TO_MASTER", "HOST_XAPI_VERSION_HIGHER_THAN_COORDINATOR", "HOST_BROKEN"})
@@ -41,6 +43,20 @@ EMERGENCY_CODES = PERMANENT_EMERGENCY | {
     "HOST_IN_EMERGENCY_MODE",
     "INTERNAL_ERROR",
 }
+#: Start-up errors of an armed host whose xhad cannot join the liveset: it retries every 10 s, for
+#: ever, and cannot take part in an election meanwhile (docs/xapi.md, "Local evidence").
+HA_STARTUP_ERRORS = frozenset({"HA_HOST_CANNOT_ACCESS_STATEFILE", "HA_HEARTBEAT_DAEMON_STARTUP_FAILED",
+                               "HA_POOL_IS_ENABLED_BUT_HOST_IS_DISABLED"})
+EMERGENCY_CODES = EMERGENCY_CODES | HA_STARTUP_ERRORS
+
+#: Seconds a master change takes from the first pool.conf written to every host serving in its new
+#: role: the 10 s fuse, xapi's start-up, the slaves' hello retries every 5 s (docs/xapi.md, "The fuse").
+HANDOVER_WINDOW = 90.0
+#: How long after a change a change that did not finish is still worth naming.
+HANDOVER_MEMORY = 600.0
+#: Seconds an HA election takes beyond T: the fault handler (~20 s), xapi's liveset poll (20 s), the
+#: fuse (10 s) and the new master's start-up (docs/xapi.md, "Failover: the election", step 7).
+HA_ELECTION_SLACK = 80.0
 
 
 class HostLike(Protocol):
@@ -101,6 +117,10 @@ class _Rules:
         self.now = now
         self.reachable = [v for v in views if v.reachable]
         self.secret = _majority(v.known.secret_hash for v in self.reachable if v.known and v.known.secret_hash)
+        self.ha = self.pool_ha()
+        self.ha_on = self.ha is not None and self.ha.on
+        self.ha_timeout = (self.ha.timeout if self.ha and self.ha.timeout else None) or DEFAULT_TIMEOUT
+        self.uuid_names = {v.known.uuid: v.name for v in self.views if v.known and v.known.uuid}
 
     # ---- naming -------------------------------------------------------------
     def name_of(self, address: str | None) -> str | None:
@@ -115,6 +135,9 @@ class _Rules:
 
     # ---- the verdict ----------------------------------------------------------
     def run(self) -> PoolDiagnosis:
+        return self.in_transition(self.incident())
+
+    def incident(self) -> PoolDiagnosis:
         if not self.reachable:
             return self.result(Verdict.UNKNOWN, None, [
                 Finding("nothing-reachable", Severity.UNKNOWN, tuple(v.name for v in self.views),
@@ -138,11 +161,18 @@ class _Rules:
             return self.one_master(ours[0], findings)
         return self.master_lost(findings)
 
-    def result(self, verdict: Verdict, master: str | None, findings: list[Finding]) -> PoolDiagnosis:
+    def result(self, verdict: Verdict, master: str | None, findings: list[Finding],
+               advice: str | None = None) -> PoolDiagnosis:
+        ha = self.ha_findings()
+        if ha and verdict is Verdict.HEALTHY:
+            # A host about to fence, or hosts that disagree about HA: the pool works, but not as it should.
+            verdict, findings = Verdict.DEGRADED, [f for f in findings if f.kind != "healthy"]
+        findings = findings + ha
         states = tuple(self.host_state(v, master) for v in self.views)
         lead = next((f for f in findings if f.severity is verdict.severity), findings[0] if findings else None)
         summary = lead.summary if lead else ""
-        return PoolDiagnosis(self.pool, verdict, master, states, tuple(findings), summary, _advice(verdict, lead))
+        return PoolDiagnosis(self.pool, verdict, master, states, tuple(findings), summary,
+                             advice or _advice(verdict, lead), self.ha)
 
     @staticmethod
     def up(view: _View) -> bool:
@@ -182,8 +212,10 @@ class _Rules:
     def one_master(self, master: _View, findings: list[Finding]) -> PoolDiagnosis:
         state = self.xapi(master)
         if state is not XapiState.ANSWERING and self.taking_over(master):
+            if self.ha_on:  # HA's winner restarting into the role (the others not rewritten yet)
+                return self.master_lost(findings, master_hung=master)
             return self.promotion_pending(master, findings)
-        if state in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY):
+        if state in (XapiState.HUNG, XapiState.DOWN, XapiState.EMERGENCY, XapiState.STARTING):
             return self.master_lost(findings, master_hung=master)
         slaves = [v for v in self.reachable if v is not master and v.role is not Role.MASTER and self.in_pool(v)]
         orphans = [v for v in slaves if v.role is Role.SLAVE and v.believed_address != master.address]
@@ -331,6 +363,8 @@ class _Rules:
         lost = master_hung or self.lost_master()
         if master_hung is None and self.serves_its_slaves(lost):
             return self.master_unseen(lost, findings)
+        if self.ha_on:
+            return self.ha_election(lost, findings, master_hung)
         candidates = self.candidates(exclude=lost)
         evidence = self.loss_evidence(lost)
         best = candidates[0].name if candidates else None
@@ -465,6 +499,271 @@ class _Rules:
                        f"{view.name}'s pool.conf is broken (a master change failed half-way); "
                        "it runs in emergency mode until its role is set again.", None, self.host_evidence(view)[:3])
 
+    # ---- HA ---------------------------------------------------------------------------
+    def pool_ha(self) -> PoolHa | None:
+        """The pool's HA as its hosts tell it: local.db on each host, the pool record through a slave."""
+        known = [v for v in self.views if v.known is not None and self.in_pool(v)]
+        armed = tuple(v.name for v in known if v.known.ha_armed)
+        disarmed = tuple(v.name for v in known if v.known.ha_armed is False)
+        answers = [v.obs for v in self.reachable if v.obs.pool_ha_enabled is not None]
+        freshest = max(answers, key=lambda o: o.at) if answers else None
+        if not armed and not disarmed and freshest is None:
+            return None
+        timeouts = [v.known.ha_timeout for v in known if v.known.ha_timeout]
+        return PoolHa(enabled=freshest.pool_ha_enabled if freshest else None, armed=armed, disarmed=disarmed,
+                      failures_to_tolerate=freshest.pool_ha_tolerate if freshest else None,
+                      timeout=max(timeouts) if timeouts else None)
+
+    def armed(self, view: _View) -> bool:
+        return bool(view.known and view.known.ha_armed)
+
+    def ha_mark(self, view: _View) -> str | None:
+        if not view.reachable and self.ha_on and (view.known is None or self.armed(view)) and self.dropped(view):
+            return "fenced"  # known armed, or never seen: either way its peers' liveset dropped it
+        if view.known is None or view.known.ha_armed is None or not (self.ha_on or self.armed(view)):
+            return None
+        return "armed" if self.armed(view) else "disarmed"
+
+    def dropped(self, view: _View) -> bool:
+        """The liveset of a reachable armed host says this host is not live (fenced, or down)."""
+        uuid = view.known.uuid if view.known and view.known.uuid else self.uuid_by_address().get(
+            address_key(view.address))
+        views = [v.obs.ha_live for v in self.reachable if v.obs.ha_live is not None and v.obs.ha_live.online]
+        return uuid is not None and any(uuid not in live.live for live in views
+                                        if any(p.uuid == uuid for p in live.peers))
+
+    def uuid_by_address(self) -> dict[str, str]:
+        """Each address's uuid as the pool database or local.db's ha_peers say (for hosts never seen)."""
+        if not hasattr(self, "_uuids"):
+            peers = next((v.known.ha_peers for v in self.reachable if v.known and v.known.ha_peers), ())
+            self._uuids = {address_key(address): uuid for uuid, address in peers}
+            self._uuids.update({address_key(h.address): h.uuid for h in self.last_db().values() if h.address})
+        return self._uuids
+
+    def ha_findings(self) -> list[Finding]:
+        """Warnings that hold whatever the verdict: hosts that disagree about HA, hosts about to fence."""
+        if self.ha is None:
+            return []
+        findings = []
+        reachable = [v for v in self.reachable if v.known and v.known.ha_armed is not None and self.in_pool(v)]
+        armed = [v for v in reachable if v.known.ha_armed]
+        disarmed = [v for v in reachable if not v.known.ha_armed]
+        if armed and disarmed:
+            findings.append(Finding(
+                "ha-mismatch", Severity.WARNING, tuple(v.name for v in disarmed),
+                f"HA is armed on {_names(armed)} but not on {_names(disarmed)}: an armed host fences itself and "
+                f"elects masters, a disarmed one does neither. Finish what was started: disarm all (recovering "
+                f"from HA stuck) or, once the pool is healthy, enable HA again (xe pool-ha-enable).",
+                None, tuple(f"{v.name}: local.db ha.armed {str(bool(v.known.ha_armed)).lower()}"
+                            for v in reachable)))
+        findings += self.fencing_risks(armed)
+        return findings
+
+    def fencing_risks(self, armed: list[_View]) -> list[Finding]:
+        lives = {v.name: v.obs.ha_live for v in armed if v.obs.ha_live is not None and v.obs.ha_live.online}
+        if not lives:
+            return []
+        widest = max(len(live.live) for live in lives.values())
+        anyone_sees_statefile = any(not live.statefile_lost for live in lives.values())
+        findings = []
+        for v in armed:
+            live = lives.get(v.name)
+            if live is None:
+                continue
+            why = []
+            if live.statefile_lost and anyone_sees_statefile:
+                why.append("it has lost the heartbeat statefile while other hosts still reach it")
+            if len(live.live) < widest:
+                why.append(f"it sees {len(live.live)} live hosts where others see {widest}: it is cut off")
+            if why:
+                findings.append(Finding(
+                    "fencing-risk", Severity.WARNING, (v.name,),
+                    f"{v.name} is armed for HA and {' and '.join(why)}: xhad fences (reboots) it within "
+                    f"{self.ha_timeout:g} s unless that heals. Do not restart its toolstack; fix its storage "
+                    f"or network path.", None, self.host_evidence(v)[:6]))
+        return findings
+
+    def ha_election(self, lost: _View | None, findings: list[Finding], master_hung: _View | None) -> PoolDiagnosis:
+        """The master is gone and HA is armed: HA elects the next one; a human promotion would be a second."""
+        window = self.ha_timeout + HA_ELECTION_SLACK
+        last = lost.obs.last_seen if lost is not None and not lost.reachable else None
+        elapsed = None if last is None else max(0.0, self.now - last)
+        blocked = self.election_blocked(lost)
+        overdue = elapsed is not None and elapsed > window
+        who = lost.name if lost else "the master"
+        if overdue or (blocked and (elapsed is None or elapsed >= self.ha_timeout)):
+            reason = blocked or (f"master {who} was last seen {elapsed:.0f} s ago, past the {window:.0f} s an "
+                                 f"election takes with an HA timeout of {self.ha_timeout:g} s")
+            summary = (f"HA is armed but no new master came: {reason}. Run playbook ha-stuck: confirm {who} is "
+                       "really gone, disarm HA on the surviving hosts, promote the best one, recover the others.")
+            findings.insert(0, Finding("ha-stuck", Severity.CRITICAL, (who,) if lost else (), summary, "ha-stuck",
+                                       self.loss_evidence(lost) + self.election_evidence(lost),
+                                       tuple(self.candidates(exclude=lost))))
+            return self.result(Verdict.HA_STUCK, None, findings)
+        remaining = window - (elapsed or 0.0)
+        if master_hung is not None and master_hung.known and master_hung.known.conf_changed_at is not None \
+                and self.now - master_hung.known.conf_changed_at < window:
+            what = f"HA elected {who}: its xapi {_TAKEOVER_PHASE.get(master_hung.xapi, 'is restarting')} as master"
+        elif master_hung is not None:
+            what = (f"master {who}'s xapi is {master_hung.xapi.value}; xhad restarts a failed xapi by itself, or "
+                    "fences the host and HA elects another master")
+        else:
+            seen = f"last seen {elapsed:.0f} s ago" if elapsed is not None else "not seen since poolterm started"
+            what = f"master {who} is lost ({self.loss_reason(lost)}; {seen}) and HA is electing a new one"
+        summary = (f"HA failover: {what}. With an HA timeout of {self.ha_timeout:g} s a new master answers within "
+                   f"{window:.0f} s of the loss ({remaining:.0f} s left). Do not promote a host by hand and do not "
+                   "restart a toolstack: an armed host refuses the promotion, a host disarmed to force it becomes "
+                   "a second master, and a toolstack restart under HA fences the host.")
+        findings.insert(0, Finding("ha-failover", Severity.CRITICAL, (who,) if lost else (), summary, None,
+                                   self.loss_evidence(lost) + self.election_evidence(lost)))
+        advice = f"Wait: HA elects a new master within {remaining:.0f} s; do not promote by hand."
+        return self.result(Verdict.HA_FAILOVER, None, findings, advice)
+
+    def election_blocked(self, lost: _View | None) -> str | None:
+        """Why no surviving host can win the master lock, if the evidence says so."""
+        survivors = [v for v in self.reachable if v is not lost and self.in_pool(v) and self.armed(v)]
+        if not survivors:
+            return None
+        codes = [v.obs.xe.error_code if v.obs.xe else None for v in survivors]
+        if all(code in HA_STARTUP_ERRORS for code in codes):
+            common = Counter(codes).most_common(1)[0][0]
+            return (f"every surviving host ({_names(survivors)}) is stuck at start-up with {common}: none can "
+                    "join the liveset, so none can take the master lock")
+        lives = [v.obs.ha_live for v in survivors if v.obs.ha_live is not None]
+        if len(lives) == len(survivors) and all(live.statefile_lost for live in lives):
+            return ("no surviving host reaches the heartbeat statefile, and only a host that does can take the "
+                    "master lock")
+        return None
+
+    def election_evidence(self, lost: _View | None) -> tuple[str, ...]:
+        lines = [f"HA armed on {len(self.ha.armed)} host(s), timeout {self.ha_timeout:g} s"] if self.ha else []
+        for v in self.reachable:
+            live = v.obs.ha_live
+            if v is lost or live is None or not self.armed(v):
+                continue
+            holder = self.uuid_names.get(live.lock_holder or "", live.lock_holder or "nobody")
+            lines.append(f"{v.name}'s liveset: {len(live.live)} live, master lock: {holder}"
+                         + (", statefile lost" if live.statefile_lost else ""))
+        return tuple(lines[:8])
+
+    # ---- master changes under way -------------------------------------------------------
+    def in_transition(self, pool: PoolDiagnosis) -> PoolDiagnosis:
+        """A master change under way is not an incident: while its files changed moments ago (or the
+        evidence shows a role change or a master's xapi starting), the verdict says what it waits for."""
+        if pool.verdict not in _TRANSITION_VERDICTS or self.taking_over_lead(pool):
+            return pool
+        started = self.change_started()
+        stateless = self.change_evidence(pool)
+        if started is None and not stateless:
+            return pool
+        age = None if started is None else self.now - started
+        target = self.change_target()
+        committing = self.committing()
+        if committing is not None and age is not None and age <= HANDOVER_WINDOW:
+            return self.handover(pool, committing.name, age, (
+                f"the two-phase commit on {committing.name} to finish (its pool.conf says `broken` between "
+                "the phases, then `master`)", [committing.name]))
+        if not self.files_agree(target):
+            # Somebody's pool.conf still names another master: that does not finish by itself (a
+            # promotion's orphans wait for pool-recover-slaves), so it is the incident it looks like.
+            return pool
+        waits = self.waits_for(target, pool)
+        if waits is None:
+            return pool  # nothing left to happen: whatever the verdict says is not a change under way
+        if age is not None and age > HANDOVER_WINDOW:
+            if age > HANDOVER_MEMORY:
+                return pool
+            overdue = Finding("handover-overdue", Severity.WARNING, tuple(waits[1]),
+                              f"The master change begun {age:.0f} s ago has not finished: {waits[0]} has not "
+                              f"happened within {HANDOVER_WINDOW:.0f} s.", None, ())
+            return replace_findings(pool, pool.findings + (overdue,))
+        return self.handover(pool, target, age, waits)
+
+    def handover(self, pool: PoolDiagnosis, target: str | None, age: float | None,
+                 waits: tuple[str, list[str]]) -> PoolDiagnosis:
+        since = f" (pool.conf changed {age:.0f} s ago)" if age is not None else ""
+        wait_text = waits[0]
+        verdict = Verdict.HA_FAILOVER if self.ha_on else Verdict.HANDOVER
+        kind = "ha-failover" if verdict is Verdict.HA_FAILOVER else "handover"
+        what = f"HA elected {target}" if kind == "ha-failover" and target else \
+            f"Master change to {target or 'a new master'} under way"
+        summary = (f"{what}{since}: waiting for {wait_text}. This normally takes under {HANDOVER_WINDOW:.0f} s "
+                   "(a 10 s fuse, then xapi's start-up, then the slaves' hello). Do not promote, recover or "
+                   "restart anything meanwhile.")
+        lead = Finding(kind, verdict.severity, ((target,) if target else ()) + tuple(waits[1]),
+                       summary, None, tuple(e for f in pool.findings[:3] for e in f.evidence[:2]))
+        rest = tuple(f for f in pool.findings if f.severity is not Severity.OK)
+        advice = "Wait: the master change finishes by itself; touch nothing until it does."
+        return PoolDiagnosis(pool.name, verdict, pool.master, pool.hosts, (lead,) + rest, summary, advice, pool.ha)
+
+    def taking_over_lead(self, pool: PoolDiagnosis) -> bool:
+        return bool(pool.findings) and pool.findings[0].kind in ("master-taking-over", "ha-stuck", "split-brain")
+
+    def change_started(self) -> float | None:
+        """When the pool's latest burst of pool.conf changes began, if one is within memory."""
+        times = sorted(v.known.conf_changed_at for v in self.reachable
+                       if v.known and v.known.conf_changed_at is not None and self.in_pool(v)
+                       and self.now - v.known.conf_changed_at <= HANDOVER_MEMORY)
+        if not times:
+            return None
+        start = times[-1]
+        for t in reversed(times[:-1]):  # changes a fuse apart belong to one handover
+            if start - t > HANDOVER_WINDOW:
+                break
+            start = t
+        return start
+
+    def change_evidence(self, pool: PoolDiagnosis) -> bool:
+        """Without history: a role change waiting for its fuse, or the master's xapi starting under its followers."""
+        if any(f.kind == "role-change-pending" for f in pool.findings):
+            return True
+        masters = [v for v in self.reachable if v.role is Role.MASTER and self.in_pool(v)]
+        if len(masters) != 1 or masters[0].xapi is not XapiState.STARTING:
+            return False
+        since = masters[0].obs.service_changed_at  # None: first look, it may have just begun
+        return (since is None or self.now - since <= HANDOVER_WINDOW) and any(
+            v.role is Role.SLAVE and v.believed_address == masters[0].address for v in self.reachable)
+
+    def committing(self) -> _View | None:
+        """A host whose pool.conf turned `broken` moments ago: pool-designate-new-master writes it on
+        the new master between its two phases (docs/xapi.md); an HA failover never does."""
+        return next((v for v in self.reachable if v.role is Role.BROKEN and v.known and v.known.conf_changed_at
+                     is not None and (v.known.conf_before or "").startswith("slave:")), None)
+
+    def files_agree(self, target: str | None) -> bool:
+        """Every reachable member's pool.conf already says what the change leads to: the target is
+        master and everyone else its slave. What is left are xapi restarts, which need nobody."""
+        view = self.by_name.get(target) if target else None
+        if view is None or not view.reachable or view.role is not Role.MASTER:
+            return False
+        mine = address_key(view.address)
+        return all(v.role is Role.SLAVE and v.believed_address is not None and address_key(v.believed_address) == mine
+                   for v in self.reachable if v is not view and self.in_pool(v))
+
+    def change_target(self) -> str | None:
+        masters = [v for v in self.reachable if v.role is Role.MASTER and self.in_pool(v)]
+        if len(masters) == 1:
+            return masters[0].name
+        pointed = Counter(v.believed_address for v in self.reachable if v.believed_address)
+        return self.name_of(pointed.most_common(1)[0][0]) if pointed else None
+
+    def waits_for(self, target: str | None, pool: PoolDiagnosis) -> tuple[str, list[str]] | None:
+        """What has not happened yet, and the hosts it concerns."""
+        lagging = {h for f in pool.findings if f.kind == "role-change-pending" for h in f.hosts}
+        view = self.by_name.get(target) if target else None
+        if view is not None and not (view.reachable and view.xapi is XapiState.ANSWERING and view.role is Role.MASTER):
+            return f"{target}'s xapi to restart as master", [target]
+        if view is None:
+            return None
+        # A host the jump box cannot reach takes no part: a change that waits for it never ends.
+        behind = [v for v in self.reachable if v is not view and self.in_pool(v) and (
+            v.role is not Role.SLAVE or v.believed_address != view.address
+            or v.xapi is not XapiState.ANSWERING or v.name in lagging)]
+        if not behind:
+            return None
+        return f"{_names(behind)} to restart as {target}'s slave{'s' if len(behind) > 1 else ''}", \
+            [v.name for v in behind]
+
     # ---- per-host state and evidence ---------------------------------------------
     def xapi(self, view: _View) -> XapiState:
         return view.xapi
@@ -491,6 +790,7 @@ class _Rules:
             evidence=self.host_evidence(view),
             agrees=agrees,
             stale=not view.reachable and view.known is not None,
+            ha=self.ha_mark(view),
         )
 
     def reach_evidence(self, view: _View) -> str:
@@ -525,6 +825,13 @@ class _Rules:
             lines.append(f"pool secret sha256: {k.secret_hash[:12]}" + ("" if self.in_pool(view) else " (differs from the pool's)"))
         if k.db_hosts is not None:
             lines.append(f"pool database lists {len(k.db_hosts)} hosts")
+        if k.ha_armed is not None and (k.ha_armed or self.ha_on):
+            lines.append(f"local.db ha.armed: {str(k.ha_armed).lower()}")
+        if k.ha_live is not None:
+            live = k.ha_live
+            holder = self.uuid_names.get(live.lock_holder or "", live.lock_holder or "nobody")
+            lines.append(f"xhad liveset: {len(live.live)} of {len(live.peers)} live, master lock {holder}"
+                         + (", statefile lost" if live.statefile_lost else ""))
         return tuple(lines)
 
 
@@ -535,6 +842,16 @@ _TAKEOVER_PHASE = {
     XapiState.DOWN: "is restarting",
     XapiState.STARTING: "is starting",
 }
+
+#: Verdicts a master change under way passes through and must not be shown as.
+_TRANSITION_VERDICTS = frozenset({Verdict.MASTER_LOST, Verdict.EMERGENCY, Verdict.ORPHANED_SLAVES,
+                                  Verdict.DEGRADED, Verdict.HA_FAILOVER})
+
+
+def replace_findings(pool: PoolDiagnosis, findings: tuple[Finding, ...]) -> PoolDiagnosis:
+    return PoolDiagnosis(pool.name, pool.verdict, pool.master, pool.hosts, findings, pool.summary, pool.advice,
+                         pool.ha)
+
 
 #: xapi states of a host whose xapi has not started serving: as a master it has not run its
 #: start-up checks yet.
@@ -548,10 +865,12 @@ def xapi_state(obs: Observation) -> XapiState:
     code = obs.xe.error_code if obs.xe else None
     if obs.emergency_flag or code in EMERGENCY_CODES:
         return XapiState.EMERGENCY
-    if obs.xapi_service in ("inactive", "failed") or (obs.xe and obs.xe.status == "refused"):
+    if obs.xapi_service in ("inactive", "failed"):
         return XapiState.DOWN
     if obs.xapi_service == "activating":
-        return XapiState.STARTING
+        return XapiState.STARTING  # refusing calls until it serves: a start, not a death
+    if obs.xe and obs.xe.status == "refused":
+        return XapiState.DOWN
     if obs.xe is None:
         return XapiState.UNKNOWN
     if obs.xe.status == "hung":

@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
 #: The drills `poolterm demo --drill` offers: each is a simulator scenario of the same name.
-DRILLS = ("master-shutdown", "cable-pull", "split-brain", "forgotten-host")
+DRILLS = ("master-shutdown", "cable-pull", "split-brain", "forgotten-host", "ha-failover", "ha-stuck")
+#: Drills whose right answer is to wait: HA elects the master, so a promotion by hand is a mistake.
+WAIT_DRILLS = frozenset({"ha-failover"})
+#: The command a promotion by hand sends.
+PROMOTION = "pool-emergency-transition-to-master"
 #: Seconds between the console's first HEALTHY and the fault: long enough to see a well pool first.
 FAULT_DELAY = 3.0
 #: Journal record kinds a drill writes: when the fault was in place, and the score.
@@ -128,6 +132,7 @@ class Score:
     skipped: int  # playbook steps skipped
     commands: int  # commands sent to hosts
     changes: int  # of them, commands that change the pool
+    promotions: int = 0  # promotions tried by hand (sent or refused); in a wait drill, each is a mistake
 
     def record(self) -> dict:
         """The journal's ``drill`` record fields."""
@@ -136,16 +141,25 @@ class Score:
     @property
     def summary(self) -> str:
         if self.seconds is not None:
-            return f"recovered {_duration(self.seconds)} after the fault"
-        return f"not recovered: quit {_duration(self.elapsed)} after the fault"
+            text = f"recovered {_duration(self.seconds)} after the fault"
+        else:
+            text = f"not recovered: quit {_duration(self.elapsed)} after the fault"
+        if self.drill in WAIT_DRILLS and self.promotions:
+            text += f", but {self.promotions} promotion{'s' if self.promotions > 1 else ''} tried by hand"
+        return text
 
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"DRILL {self.drill}: {self.summary}",
             f"guard refusals hit:     {self.refusals}" + (f" ({self.overrides} overridden)" if self.overrides else ""),
             f"playbook steps skipped: {self.skipped}",
             f"commands run:           {self.commands} ({self.changes} changing the pool)",
         ]
+        if self.drill in WAIT_DRILLS:
+            lines.append(f"promotions by hand:     {self.promotions}"
+                         + (" (HA elects the master: the right answer was to wait)" if self.promotions
+                            else " (right: HA elected the master)"))
+        return lines
 
 
 def score(records: list[dict], name: str, *, healthy_at: float | None, ended_at: float) -> Score:
@@ -165,6 +179,9 @@ def score(records: list[dict], name: str, *, healthy_at: float | None, ended_at:
     overrides = sum(1 for r in after if r.get("kind") == "override" and r.get("accepted"))
     skipped = sum(1 for r in after if r.get("kind") == "step" and r.get("status") == "skipped")
     changes = sum(1 for r in after if r.get("kind") == "command-start" and r.get("changes_pool"))
+    # A promotion refused by a guard was still tried: the guard caught the mistake, the trainee made it.
+    promotions = sum(1 for r in after if r.get("kind") in ("command-start", "refused")
+                     and PROMOTION in str(r.get("command", "")).split())
     return Score(
         drill=name,
         outcome="recovered" if healthy_at is not None else "quit",
@@ -175,6 +192,7 @@ def score(records: list[dict], name: str, *, healthy_at: float | None, ended_at:
         skipped=skipped,
         commands=kinds.count("command-start"),
         changes=changes,
+        promotions=promotions,
     )
 
 

@@ -18,6 +18,12 @@ The rules come from the field notes and the dangers in docs/xapi.md ("Recovery p
   that still believes it is a member ("unreachable is not off");
 * ``host-shutdown``/``host-reboot`` of the master cuts every host off from the
   pool (the notes' first incident): hand the role over first;
+* while a master change is under way (verdict HANDOVER IN PROGRESS or HA FAILOVER) nothing is
+  promoted, re-pointed, recovered, handed over or restarted: the change finishes by itself, and
+  a second change on top of it is the split brain it avoids;
+* on a host armed for HA, a promotion or a reset of its master fails with HA_IS_ENABLED and, forced
+  by disarming, fights HA's own election; a toolstack restart fences the host; ``pool-ha-enable``
+  during an incident arms fencing on a pool that is not whole;
 * ``--read-only`` refuses everything that is not a query;
 * xe's own client options (``server=``, ``-s``, ``username=``, ``password=``, ``--debug``,
   ...) are refused everywhere, queries included: they send the command to another host than
@@ -291,6 +297,18 @@ class _Pool:
         return _host(self.diagnosis, name)
 
     @property
+    def ha_enabled(self) -> bool | None:
+        """The pool's HA: what the master answered, else what the hosts showed the probe."""
+        if self.facts.ha_enabled is not None:
+            return self.facts.ha_enabled
+        ha = self.diagnosis.ha
+        return None if ha is None else ha.on
+
+    def armed(self, name: str) -> bool:
+        host = self.host(name)
+        return host is not None and host.ha == "armed"
+
+    @property
     def promoted(self) -> str | None:
         """The host promoted moments ago that is restarting into the master role, if any."""
         return next((f.hosts[0] for f in self.diagnosis.findings if f.kind == "master-taking-over"), None)
@@ -380,6 +398,56 @@ def _is_uuid(value: str) -> bool:
 
 # --------------------------------------------------------------------------- the rules
 # Each rule returns a Refuse, a warning to add to the confirmation, or None.
+
+
+def _change_under_way(command: Command, target: str, pool: _Pool) -> Refuse | None:
+    verdict = pool.diagnosis.verdict
+    if verdict is Verdict.HANDOVER:
+        return Refuse(
+            "handover-in-progress",
+            f"A master change is under way ({_first_sentence(pool.diagnosis.summary)}), and `{command.name}` on "
+            f"{target} now would start a second one on top of it.",
+            "Wait until the verdict is HEALTHY; act only if it turns into an incident naming what did not happen.",
+            target)
+    if verdict is Verdict.HA_FAILOVER:
+        return Refuse(
+            "ha-failover",
+            f"HA is electing a new master ({_first_sentence(pool.diagnosis.summary)}); `{command.name}` on "
+            f"{target} would fight the election: a second master, or a fenced host.",
+            pool.diagnosis.advice, target)
+    return None
+
+
+def _first_sentence(text: str) -> str:
+    head, dot, _ = text.partition(". ")
+    return head if dot else text.rstrip(".")
+
+
+def _ha_armed(command: Command, target: str, pool: _Pool) -> Refuse | None:
+    """A promotion or a master reset on an armed host: xapi refuses it; disarming to force it fights HA."""
+    if not pool.armed(target):
+        return None
+    if pool.diagnosis.verdict is Verdict.HA_STUCK:
+        instead = (f"Disarm HA on {target} first (xe host-emergency-ha-disable --force, which only that host "
+                   "needs): playbook ha-stuck does it in order on every surviving host.")
+    else:
+        instead = "Let HA elect the master; if no master comes in time the verdict turns HA STUCK (playbook ha-stuck)."
+    return Refuse(
+        "ha-armed",
+        f"{target} is armed for HA, so `{command.name}` fails with HA_IS_ENABLED, and HA elects the master "
+        "itself: a host disarmed to force it becomes a second master.", instead, target)
+
+
+def _guarded(*rules):
+    """The first refusal of ``rules``, else the last rule's answer."""
+    def rule(command: Command, target: str, pool: _Pool) -> Refuse | str | None:
+        answer = None
+        for each in rules:
+            answer = each(command, target, pool)
+            if isinstance(answer, Refuse):
+                return answer
+        return answer
+    return rule
 
 
 def _transition_to_master(command: Command, target: str, pool: _Pool) -> Refuse | str | None:
@@ -548,7 +616,7 @@ def _designate(command: Command, target: str, pool: _Pool) -> Refuse | str | Non
                       "commit needs every member (a failed commit leaves hosts with pool.conf `broken`).",
                       "Bring them back first, or power them off and forget them if they are dead for good.",
                       target)
-    if pool.facts.ha_enabled:
+    if pool.ha_enabled:
         return Refuse("designate-ha",
                       "HA is enabled, so the handover fails with HA_IS_ENABLED and HA's own failover could fight it.",
                       "Disable HA first (xe pool-ha-disable) and enable it again afterwards.", target)
@@ -558,29 +626,43 @@ def _designate(command: Command, target: str, pool: _Pool) -> Refuse | str | Non
                       "Take the uuid from xe host-list on the master.", target)
     if new == master:
         return Refuse("designate-self", f"{new} is already the master.", "Nothing to hand over.", target)
-    if pool.facts.ha_enabled is None:
+    if pool.ha_enabled is None:
         return "HA state unknown: check xe pool-list params=ha-enabled on the master first."
     return None
 
 
 def _toolstack_restart(command: Command, target: str, pool: _Pool) -> Refuse | None:
-    if pool.facts.ha_enabled:
+    host = pool.host(target)
+    # Armed by its own local.db, or, its local.db unread, in a pool whose HA is on.
+    if pool.armed(target) or (pool.ha_enabled and host is not None and host.ha != "disarmed"):
         return Refuse("toolstack-ha",
-                      f"HA is enabled, and restarting a toolstack under HA fences {target} at once.",
-                      "Disable HA first (xe pool-ha-disable), or use xe host-emergency-ha-disable --force if HA "
-                      "itself is broken.",
+                      f"HA is armed on {target}, and restarting a toolstack under HA fences (reboots) {target} "
+                      "at once.",
+                      "Disable HA first (xe pool-ha-disable on the master), or, if HA itself is broken, disarm this "
+                      f"host with xe host-emergency-ha-disable --force on {target} first.",
                       target)
     return None
 
 
+def _ha_enable(command: Command, target: str, pool: _Pool) -> Refuse | None:
+    verdict = pool.diagnosis.verdict
+    if verdict is not Verdict.HEALTHY:
+        return Refuse("ha-enable-incident",
+                      f"The pool is {verdict.title}: enabling HA now arms fencing on hosts that are not all in "
+                      "the pool, and HA's elections would join the recovery.",
+                      "Finish the recovery first; enable HA once the verdict is HEALTHY.", target)
+    return None
+
+
 RULES = {
-    "pool-emergency-transition-to-master": _transition_to_master,
-    "pool-recover-slaves": _recover_slaves,
+    "pool-emergency-transition-to-master": _guarded(_change_under_way, _ha_armed, _transition_to_master),
+    "pool-recover-slaves": _guarded(_change_under_way, _recover_slaves),
     "host-forget": _forget,
     "host-declare-dead": _forget,
     "host-shutdown": _power,
     "host-reboot": _power,
-    "pool-emergency-reset-master": _reset_master,
-    "pool-designate-new-master": _designate,
-    "xe-toolstack-restart": _toolstack_restart,
+    "pool-emergency-reset-master": _guarded(_change_under_way, _ha_armed, _reset_master),
+    "pool-designate-new-master": _guarded(_change_under_way, _designate),
+    "xe-toolstack-restart": _guarded(_change_under_way, _toolstack_restart),
+    "pool-ha-enable": _guarded(_change_under_way, _ha_enable),
 }

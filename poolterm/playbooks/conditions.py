@@ -201,6 +201,15 @@ def reachable(view: PoolView, name: str) -> Check:
     return Check(False, f"{name} is not reachable ({host.reach.value if host else 'not in this pool'})")
 
 
+def ha_disarmed(view: PoolView, name: str) -> Check:
+    host = view.host(name)
+    if host is None or not host.reachable:
+        return Check(False, f"{name} is not reachable, so its local.db cannot be read")
+    if host.ha in ("armed", "fenced"):
+        return Check(False, f"{name}'s local.db still says ha.armed true")
+    return Check(True, f"{name} is disarmed (local.db ha.armed false)")
+
+
 def unreachable(view: PoolView, name: str) -> Check:
     check = reachable(view, name)
     return Check(not check.ok, f"{name} does not answer SSH" if not check.ok else f"{name} still answers SSH")
@@ -335,6 +344,7 @@ CONDITIONS: Mapping[str, Condition] = {c.name: c for c in (
               master_hung),
     Condition("reachable", (Param("hosts", "hosts"),), "SSH reaches {hosts}", reachable, each="hosts"),
     Condition("unreachable", (Param("hosts", "hosts"),), "SSH does not reach {hosts}", unreachable, each="hosts"),
+    Condition("disarmed", (Param("hosts", "hosts"),), "HA is disarmed on {hosts}", ha_disarmed, each="hosts"),
     Condition("forgotten", (Param("hosts", "hosts"),), "the master has forgotten {hosts}", forgotten,
               each="hosts"),
     Condition("in-database", (Param("hosts", "hosts"), Param("master", "host")),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from poolterm.model import CommandResult, Verdict
@@ -38,6 +38,7 @@ from poolterm.playbooks.conditions import (
     Fact,
     HostRef,
     NeedFact,
+    Not,
     PoolView,
     Spec,
     describe,
@@ -200,7 +201,7 @@ def _finding(view: PoolView, *kinds: str):
 
 
 def _lost_master(view: PoolView, target: str | None, bound: Mapping[str, HostRef]) -> HostRef:
-    finding = _finding(view, "master-lost", "master-hung")
+    finding = _finding(view, "master-lost", "master-hung", "ha-stuck")
     if finding is None:
         return None
     candidates = {c.name for c in finding.candidates}
@@ -212,7 +213,7 @@ def _best_candidate(view: PoolView, target: str | None, bound: Mapping[str, Host
     if promoted is not None:
         # Promoting anyone now makes two masters; the promoted host needs time, not a rival.
         raise BindError(f"{promoted.hosts[0]} has been promoted already. {view.pool.advice}")
-    finding = _finding(view, "master-lost", "master-hung")
+    finding = _finding(view, "master-lost", "master-hung", "ha-stuck")
     names = [c.name for c in finding.candidates] if finding else []
     if target is not None:
         if target not in names:
@@ -287,6 +288,11 @@ def _handover_candidate(view: PoolView, target: str | None, bound: Mapping[str, 
     raise BindError(f"No host follows {master}, so none can take the master role over.")
 
 
+def _ha_survivors(view: PoolView, target: str | None, bound: Mapping[str, HostRef]) -> HostRef:
+    """Every reachable host still armed for HA: each must be disarmed on the host itself."""
+    return tuple(h.name for h in view.pool.hosts if h.reachable and h.ha == "armed")
+
+
 BINDING_SOURCES: Mapping[str, Callable[[PoolView, str | None, Mapping[str, HostRef]], HostRef]] = {
     "lost-master": _lost_master,
     "best-candidate": _best_candidate,
@@ -296,7 +302,54 @@ BINDING_SOURCES: Mapping[str, Callable[[PoolView, str | None, Mapping[str, HostR
     "orphans": _orphans,
     "forgotten": _forgotten,
     "handover-candidate": _handover_candidate,
+    "ha-survivors": _ha_survivors,
 }
+
+
+# --------------------------------------------------------------------------- one step per host
+
+
+def expand(playbook: Playbook, bindings: Mapping[str, HostRef]) -> tuple[Playbook, dict[str, HostRef]]:
+    """The playbook as run with these bindings: a step whose command runs on a binding of several
+    hosts (``run: {host: survivors}``) becomes one step per host, in order, each naming its host.
+
+    Deterministic in the bindings, so a resumed run (bindings from the journal) expands alike."""
+    bound = dict(bindings)
+    steps: list[Step] = []
+    for step in playbook.steps:
+        value = bound.get(step.run.host) if step.run else None
+        if not isinstance(value, tuple) or not value:
+            steps.append(step)
+            continue
+        for i, host in enumerate(value):
+            name = f"{step.run.host}_{_letters(i)}"
+            bound[name] = host
+            steps.append(replace(
+                step, id=f"{step.id}-{i + 1}", title=step.title.replace("{" + step.run.host, "{" + name),
+                run=replace(step.run, host=name), expect=_rebind(step.expect, step.run.host, name)))
+    if len(steps) == len(playbook.steps):
+        return playbook, bound
+    return replace(playbook, steps=tuple(steps)), bound
+
+
+def _letters(i: int) -> str:
+    """a, b, ..., z, ba, bb: binding names are letters and underscores."""
+    out = ""
+    while True:
+        i, r = divmod(i, 26)
+        out = chr(ord("a") + r) + out
+        if i == 0:
+            return out
+
+
+def _rebind(spec: Spec | None, old: str, new: str) -> Spec | None:
+    if spec is None:
+        return None
+    if isinstance(spec, Cond):
+        return Cond(spec.name, {k: (new if v == old else v) for k, v in spec.args.items()})
+    if isinstance(spec, Not):
+        return Not(_rebind(spec.item, old, new))  # type: ignore[arg-type]
+    return type(spec)(tuple(_rebind(item, old, new) for item in spec.items))  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- the state machine

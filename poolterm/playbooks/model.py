@@ -14,10 +14,10 @@ from poolterm.model import Verdict
 from poolterm.playbooks.conditions import Spec, referenced
 
 #: The shipped playbooks (docs/architecture.md, "A playbook"), in the order `poolterm playbook list` shows them.
-IDS = ("master-lost", "split-brain", "orphaned-slaves", "planned-handover", "forgotten-host")
+IDS = ("master-lost", "split-brain", "orphaned-slaves", "planned-handover", "forgotten-host", "ha-stuck")
 #: How a binding is chosen from the diagnosis (implemented in engine.BINDING_SOURCES).
 BINDING_SOURCES = frozenset({"lost-master", "best-candidate", "master", "true-master", "stale-masters",
-                             "orphans", "forgotten", "handover-candidate"})
+                             "orphans", "forgotten", "handover-candidate", "ha-survivors"})
 #: Programs other than xe a playbook may run (fixed command lines, no arguments).
 SHELL_COMMANDS = frozenset({"xe-toolstack-restart"})
 FIELDS = ("name", "address", "uuid")

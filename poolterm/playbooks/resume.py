@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from poolterm.actions.journal import ResumePoint
 from poolterm.playbooks import Playbook
-from poolterm.playbooks.engine import render, resume_at
+from poolterm.playbooks.engine import expand, render, resume_at
 
 #: Said of a step resumed after its action was taken: the effect is checked before anything is sent again.
 ACTED = " (its action was taken before the interruption: poolterm checks its effect first)"
@@ -54,11 +54,12 @@ def describe_resume(point: ResumePoint, playbook: Playbook) -> ResumeOffer:
     to run another playbook prints the head alone (the run must be finished or abandoned first).
     """
     last = point.last_completed
+    # The journal keeps a binding's hosts as a JSON list; a step title renders a tuple of them.
+    bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
+    playbook, bindings = expand(playbook, bindings)  # the steps as the run had them, one per host
     at = resume_at(playbook, list(point.completed), point.acted)
     resumes_at = None
     if at.index < len(playbook.steps):
-        # The journal keeps a binding's hosts as a JSON list; a step title renders a tuple of them.
-        bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
         resumes_at = f"step {at.index + 1} of {len(playbook.steps)}: {render(playbook.steps[at.index].title, bindings)}"
     return ResumeOffer(
         run=f"{point.playbook} on pool {point.pool}, started {point.started} by {point.operator or 'unknown'} "

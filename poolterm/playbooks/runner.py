@@ -53,6 +53,7 @@ from poolterm.playbooks.engine import (
     RunCommand,
     Timing,
     Wait,
+    expand,
     plan,
     resume_at,
 )
@@ -280,8 +281,10 @@ class PlaybookRunner:
                 operator=self.journal.operator, verdict=view.verdict.value))
             if isinstance(planned, Finished):
                 return self._finish(run_id, playbook, planned)
-            engine = Engine(playbook, planned.bindings, self.timing, now=self.now())
+            playbook, bindings = expand(playbook, planned.bindings)
+            engine = Engine(playbook, bindings, self.timing, now=self.now())
         self._engine = engine
+        playbook = engine.playbook  # as expanded for its hosts
         self._emit(PlaybookStarted(run_id, playbook, self.pool.name, dict(engine.bindings),
                                    engine.index if resume else None))
         try:
@@ -291,6 +294,7 @@ class PlaybookRunner:
 
     def _resumed(self, playbook: Playbook, point: ResumePoint) -> Engine:
         bindings = {k: tuple(v) if isinstance(v, list) else v for k, v in point.bindings.items()}
+        playbook, bindings = expand(playbook, bindings)
         at = resume_at(playbook, list(point.completed), point.acted)
         self.journal.write(PlaybookResume(
             run=point.run, playbook=playbook.id, pool=self.pool.name, index=at.index,

@@ -18,7 +18,7 @@ import shlex
 from collections import deque
 from dataclasses import dataclass, field
 
-from poolterm import xe
+from poolterm import xe, xha
 from poolterm.model import DbHost, Observation, Reach, Role, XeCall
 
 #: Exit statuses of GNU timeout: 124 after TERM, 137 (128+KILL) after -k.
@@ -28,6 +28,10 @@ CURL_REFUSED, CURL_TIMEOUT = 7, 28
 
 MASTER_PORT_TIMEOUT = 1  # seconds: a slave that cannot reach its master's xapi in 1 s has lost it
 EMERGENCY_FLAG_TIMEOUT = 2  # host-is-in-emergency-mode is local; it only hangs when xapi itself does
+LIVESET_TIMEOUT = 2  # ha_query_liveset asks the local xhad over a socket; it only hangs with xhad
+
+#: The pool record's fields a slave asks its master for: who the master is, and its HA.
+POOL_FIELDS = "master,ha-enabled,ha-host-failures-to-tolerate"
 
 DB_FIELDS = "uuid,name-label,address,enabled,host-metrics-live"
 #: The newest output lines of a round kept for the host view.
@@ -68,7 +72,13 @@ def build_probe_command(previous: Observation | None, timeout: float, *, read_in
             f"timeout -k 1 {_seconds(min(EMERGENCY_FLAG_TIMEOUT, timeout))} "
             "xe host-is-in-emergency-mode 2>&1",
         ),
+        _section("ha", f"cat {xha.LOCAL_DB} 2>/dev/null"),
     ]
+    if previous is None or previous.ha_armed:
+        # Only an armed host runs xhad; its liveset is the one view of the election without a master.
+        # On a first round nobody knows yet: a host without xhad answers at once (exit 14).
+        sections.append(_section(
+            "live", f"timeout -k 1 {_seconds(min(LIVESET_TIMEOUT, timeout))} {xha.QUERY_LIVESET} 2>/dev/null"))
     master_address = previous.believed_master_address if previous else None
     if master_address and _valid_address(master_address):
         url = shlex.quote(f"https://{_url_host(master_address)}/")
@@ -81,7 +91,7 @@ def build_probe_command(previous: Observation | None, timeout: float, *, read_in
     if previous is not None and previous.role is Role.MASTER:
         sections.append(_section("db", f"timeout -k 1 {t} xe host-list params={DB_FIELDS} 2>&1"))
     else:
-        sections.append(_section("xe", f"timeout -k 1 {t} xe pool-list params=master --minimal 2>&1"))
+        sections.append(_section("xe", f"timeout -k 1 {t} xe pool-list params={POOL_FIELDS} 2>&1"))
     return "; ".join(sections)
 
 
@@ -104,7 +114,7 @@ def _url_host(address: str) -> str:
 
 #: Sections after which something may wait for seconds (a hung xapi, a silent master):
 #: what arrived so far is worth publishing before that wait.
-PUBLISH_AFTER = frozenset({"svc", "emerg", "mport"})
+PUBLISH_AFTER = frozenset({"svc", "emerg", "live", "mport"})
 
 
 @dataclass
@@ -175,14 +185,21 @@ def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:
     if name == "emerg":
         word = text.strip().lower()
         return {"emergency_flag": {"true": True, "false": False}.get(word) if rc == 0 else None}
+    if name == "ha":
+        # No local.db at all: not a host HA can arm (or not readable): nothing learned.
+        local = xha.parse_local_db(text) if rc == 0 else None
+        if local is None:
+            return {"ha_armed": None}
+        return {"ha_armed": local.armed, "ha_timeout": local.timeout, "ha_peers": local.peers or None}
+    if name == "live":
+        return {"ha_live": xha.parse_liveset(text) if rc == 0 else None}
     if name == "mport":
         return {"master_port": _master_port(text, rc)}
     if name in ("xe", "db"):
         call = _xe_call(text, rc)
         values: dict[str, object] = {"xe": call}
         if call.answered and name == "xe":
-            uuids = xe.parse_minimal(text.strip())
-            values["pool_master_uuid"] = uuids[0].lower() if uuids else None
+            values.update(_pool_record(text))
         elif call.answered:
             try:
                 hosts = _db_hosts(text)
@@ -196,6 +213,25 @@ def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:
             values["xe"] = XeCall("answered", f"{len(hosts)} records")
         return values
     return {}
+
+
+def _pool_record(text: str) -> dict[str, object]:
+    """The forwarded pool-list: the record layout, or one --minimal uuid (an older probe's question)."""
+    try:
+        records = xe.parse_records(text) if ":" in text else []
+    except xe.XeParseError:
+        records = []
+    if not records:
+        uuids = xe.parse_minimal(text.strip())
+        return {"pool_master_uuid": uuids[0].lower() if uuids else None}
+    record = records[0]
+    master = record.get("master", "").strip().lower()
+    tolerate = record.get("ha-host-failures-to-tolerate", "").strip()
+    return {
+        "pool_master_uuid": master or None,
+        "pool_ha_enabled": _bool(record.get("ha-enabled")),
+        "pool_ha_tolerate": int(tolerate) if tolerate.isdigit() and len(tolerate) < 6 else None,
+    }
 
 
 def _master_port(text: str, rc: int) -> str:

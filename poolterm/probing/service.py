@@ -47,6 +47,7 @@ from poolterm.model import (
     HostState,
     Observation,
     PoolDiagnosis,
+    PoolHa,
     Reach,
     Role,
     Severity,
@@ -56,6 +57,7 @@ from poolterm.model import (
 )
 from poolterm.probing.watch import Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
+from poolterm.xha import Liveset, Peer
 
 #: Seconds between two batches sent to the console: well under a frame's worth of delay
 #: for a fault, and at most twenty wake-ups a second for the console's loop.
@@ -80,13 +82,32 @@ def encode_observation(obs: Observation) -> list[Any]:
         None if obs.db_hosts is None else [[h.uuid, h.name, h.address, h.enabled, h.live] for h in obs.db_hosts],
         obs.last_seen, obs.complete, list(obs.raw),
         None if obs.stale is None else encode_observation(obs.stale),
+        obs.ha_armed, obs.ha_timeout, _encode_liveset(obs.ha_live), obs.pool_ha_enabled, obs.pool_ha_tolerate,
+        obs.conf_changed_at, obs.conf_before, None if obs.ha_peers is None else [list(p) for p in obs.ha_peers],
+        obs.service_changed_at,
     ]
+
+
+def _encode_liveset(live: Liveset | None) -> list[Any] | None:
+    if live is None:
+        return None
+    return [live.local, live.online, [[p.uuid, p.live, p.master, p.statefile, p.excluded] for p in live.peers],
+            live.statefile_lost]
+
+
+def _decode_liveset(data: list[Any] | None) -> Liveset | None:
+    if data is None:
+        return None
+    local, online, peers, lost = data
+    return Liveset(local, online, tuple(Peer(*p) for p in peers), lost)
 
 
 def decode_observation(data: list[Any]) -> Observation:
     """The inverse of :func:`encode_observation`."""
     (host, at, reach, reach_detail, pool_conf, uuid, init_complete, xapi_service, emergency_flag, secret_hash,
-     master_port, xe, pool_master_uuid, db_hosts, last_seen, complete, raw, stale) = data
+     master_port, xe, pool_master_uuid, db_hosts, last_seen, complete, raw, stale,
+     ha_armed, ha_timeout, ha_live, pool_ha_enabled, pool_ha_tolerate, conf_changed_at, conf_before, ha_peers,
+     service_changed_at) = data
     return Observation(
         host=host, at=at, reach=Reach(reach), reach_detail=reach_detail, pool_conf=pool_conf, uuid=uuid,
         init_complete=init_complete, xapi_service=xapi_service, emergency_flag=emergency_flag,
@@ -96,6 +117,10 @@ def decode_observation(data: list[Any]) -> Observation:
         db_hosts=None if db_hosts is None else tuple(DbHost(*h) for h in db_hosts),
         last_seen=last_seen, complete=complete, raw=tuple(raw),
         stale=None if stale is None else decode_observation(stale),
+        ha_armed=ha_armed, ha_timeout=ha_timeout, ha_live=_decode_liveset(ha_live), pool_ha_enabled=pool_ha_enabled,
+        pool_ha_tolerate=pool_ha_tolerate, conf_changed_at=conf_changed_at, conf_before=conf_before,
+        ha_peers=None if ha_peers is None else tuple((u, a) for u, a in ha_peers),
+        service_changed_at=service_changed_at,
     )
 
 
@@ -103,14 +128,14 @@ def decode_observation(data: list[Any]) -> Observation:
 def _encode_host(state: HostState) -> list[Any]:
     return [state.name, state.address, state.reachable, state.reach.value, state.role.value,
             state.believed_master, state.xapi.value, state.emergency_flag, state.last_seen,
-            list(state.evidence), state.agrees, state.stale]
+            list(state.evidence), state.agrees, state.stale, state.ha]
 
 
 def _decode_host(data: list[Any]) -> HostState:
     (name, address, reachable, reach, role, believed_master, xapi, emergency_flag, last_seen, evidence,
-     agrees, stale) = data
+     agrees, stale, ha) = data
     return HostState(name, address, reachable, Reach(reach), Role(role), believed_master, XapiState(xapi),
-                     emergency_flag, last_seen, tuple(evidence), agrees, stale)
+                     emergency_flag, last_seen, tuple(evidence), agrees, stale, ha)
 
 
 def _encode_finding(finding: Finding) -> list[Any]:
@@ -143,8 +168,11 @@ class DiagnosisEncoder:
             hosts = [None if i < len(before) and before[i] == state else _encode_host(state)
                      for i, state in enumerate(pool.hosts)]
             self._sent[pool.name] = pool.hosts
+            ha = pool.ha
             pools.append([pool.name, pool.verdict.value, pool.master, hosts,
-                          [_encode_finding(f) for f in pool.findings], pool.summary, pool.advice])
+                          [_encode_finding(f) for f in pool.findings], pool.summary, pool.advice,
+                          None if ha is None else [ha.enabled, list(ha.armed), list(ha.disarmed),
+                                                   ha.failures_to_tolerate, ha.timeout]])
         return pools
 
 
@@ -156,13 +184,14 @@ class DiagnosisDecoder:
 
     def decode(self, data: list[Any]) -> Diagnosis:
         pools = []
-        for name, verdict, master, hosts, findings, summary, advice in data:
+        for name, verdict, master, hosts, findings, summary, advice, ha in data:
             before = self._known.get(name, ())
             states = tuple(before[i] if encoded is None else _decode_host(encoded)
                            for i, encoded in enumerate(hosts))
             self._known[name] = states
             pools.append(PoolDiagnosis(name, Verdict(verdict), master, states,
-                                       tuple(_decode_finding(f) for f in findings), summary, advice))
+                                       tuple(_decode_finding(f) for f in findings), summary, advice,
+                                       None if ha is None else PoolHa(ha[0], tuple(ha[1]), tuple(ha[2]), ha[3], ha[4])))
         return Diagnosis(tuple(pools))
 
 

@@ -73,6 +73,8 @@ class Watcher:
     def _store(self, obs: Observation, known: Observation | None) -> Observation:
         if obs.reach.reachable and not obs.complete and known is not None:
             obs = _overlay(known, obs)
+        if obs.reach.reachable and known is not None:
+            obs = _with_history(obs, known)
         self.observations[obs.host] = obs
         self._publish(obs)
         return obs
@@ -131,6 +133,25 @@ def _overlay(known: Observation, partial: Observation) -> Observation:
     """A round in progress: new sections over the last complete round, so nothing flickers."""
     fields = {name: getattr(partial, name) for name in (
         "pool_conf", "uuid", "init_complete", "xapi_service", "emergency_flag", "secret_hash",
-        "master_port", "xe", "pool_master_uuid", "db_hosts") if getattr(partial, name) is not None}
+        "master_port", "xe", "pool_master_uuid", "db_hosts", "ha_armed", "ha_timeout", "ha_live", "ha_peers",
+        "pool_ha_enabled", "pool_ha_tolerate") if getattr(partial, name) is not None}
     return replace(known, at=partial.at, last_seen=partial.last_seen, complete=False, raw=partial.raw,
                    reach=partial.reach, reach_detail="", stale=None, **fields)
+
+
+def _with_history(obs: Observation, known: Observation) -> Observation:
+    """Carry when the host's pool.conf last changed: a master change is told apart from an
+    incident by how recently the files changed (docs/xapi.md: a fuse restarts xapi 10 s later)."""
+    changes: dict[str, object] = {}
+    if obs.pool_conf is not None and known.pool_conf is not None:
+        if obs.pool_conf != known.pool_conf:
+            changes.update(conf_changed_at=obs.at, conf_before=known.pool_conf)
+        elif obs.conf_changed_at != known.conf_changed_at:
+            changes.update(conf_changed_at=known.conf_changed_at, conf_before=known.conf_before)
+    # ... and when xapi's service took its state: a start that lasts is no longer a start.
+    if obs.xapi_service is not None and known.xapi_service is not None:
+        if obs.xapi_service != known.xapi_service:
+            changes["service_changed_at"] = obs.at
+        elif obs.service_changed_at != known.service_changed_at:
+            changes["service_changed_at"] = known.service_changed_at
+    return replace(obs, **changes) if changes else obs

@@ -28,6 +28,13 @@ STAGE_HINTS = {
     "live": "recover the pool",
     "failed": "the fault could not be injected",
 }
+#: While the fault is live, what the verdict in front asks of the trainee, where waiting is the answer
+#: or the way out is not the usual one.
+LIVE_HINTS = {
+    Verdict.HA_FAILOVER: "HA is electing a master: wait, do not promote or restart a toolstack",
+    Verdict.HANDOVER: "a master change is finishing by itself: touch nothing",
+    Verdict.HA_STUCK: "HA is stuck: playbook ha-stuck (R) disarms HA first, then promotes one host",
+}
 
 
 class DrillCoach:
@@ -39,6 +46,7 @@ class DrillCoach:
         self.sim = sim
         self.state = DrillState(drill.name)
         self.score: Score | None = None
+        self.last_verdict: Verdict | None = None
         self._clock = clock  # the journal's clock: scores subtract journal times from it
 
     @property
@@ -49,11 +57,17 @@ class DrillCoach:
     def hint(self) -> str:
         if self.score is not None:
             return f"DRILL {self.drill.name}: {self.score.summary}"
-        return f"DRILL {self.drill.name}: {STAGE_HINTS[self.state.stage]}"
+        hint = STAGE_HINTS[self.state.stage]
+        if self.state.stage == "live" and self.last_verdict in LIVE_HINTS:
+            hint += f" ({LIVE_HINTS[self.last_verdict]})"
+        return f"DRILL {self.drill.name}: {hint}"
 
     # ---- the fault -------------------------------------------------------------------------------
     def verdict(self, verdict: Verdict) -> None:
         """The console's verdict changed: the first HEALTHY arms the fault."""
+        before, self.last_verdict = self.last_verdict, verdict
+        if self.state.stage == "live" and LIVE_HINTS.get(before) != LIVE_HINTS.get(verdict):
+            self._show()
         if verdict is Verdict.HEALTHY and self.state.stage == "waiting":
             self.state.stage = "armed"
             self._show()

@@ -8,6 +8,7 @@ hosts (benchmarks/bench_grid.py).
 A cell never relies on colour alone::
 
     !✖ plot2 →plot1    12s     mark · reach · name · belief · xapi or age
+     ● plot2 →plot1  HA ok     in an HA pool: HA (armed), noHA (disarmed) or FENCED before the slot
 
 Why one module of this size: a line-API widget whose cache, layout and repaint must agree
 line for line; the cell text and filter parsing are the parts that could leave, and are small.
@@ -34,8 +35,8 @@ from poolterm.ui.sanitize import sanitize
 
 CELL_WIDTH = 24
 GAP = 2
-# Mark, reach glyph and two blanks; name, belief and the slot's word (xapi state, or the
-# age of an unreachable host, right-aligned) share the rest.
+# Mark, reach glyph and two blanks; name, belief, the HA mark (HA pools only) and the slot's
+# word (xapi state, or the age of an unreachable host, right-aligned) share the rest.
 _FIXED = 4
 
 
@@ -53,10 +54,11 @@ class Glyphs:
     disagree: str
     ellipsis: str
     rule: str
+    dot: str  # between the parts of the header's HA summary
 
 
-UNICODE = Glyphs("●", "✖", "⊘", "⚿", "…", "★", "→", "?", "✖broken", "!", "…", "─")
-ASCII = Glyphs("o", "x", "-", "#", ".", "*", "->", "?", "xbroken", "!", "~", "-")
+UNICODE = Glyphs("●", "✖", "⊘", "⚿", "…", "★", "→", "?", "✖broken", "!", "…", "─", "·")
+ASCII = Glyphs("o", "x", "-", "#", ".", "*", "->", "?", "xbroken", "!", "~", "-", "|")
 
 # Style keys; each names a component class host-grid--<key> coloured by a theme variable.
 PLAIN, UP, DOWN, MASTER, WARN, STALE, HEADER = "", "up", "down", "master", "warn", "stale", "header"
@@ -77,6 +79,14 @@ _XAPI = {
     XapiState.STARTING: ("start", STALE),
     XapiState.UNKNOWN: ("?", STALE),
 }
+# A host's HA (HostState.ha) as a word, ASCII in both modes; nothing where HA was never seen.
+# Armed is the norm of an HA pool; a disarmed host in it neither fences nor elects; a fenced
+# one dropped out of its peers' liveset (rebooting, or down).
+_HA = {
+    "armed": ("HA", UP),
+    "disarmed": ("noHA", WARN),
+    "fenced": ("FENCED", DOWN),
+}
 _SEVERITY = {Severity.OK: UP, Severity.WARNING: WARN, Severity.CRITICAL: DOWN, Severity.UNKNOWN: STALE}
 
 Piece = tuple[str, str]  # text, style key
@@ -92,18 +102,20 @@ def cell_content(state: HostState, now: float, glyphs: Glyphs) -> Cell:
         slot, slot_style = _XAPI[state.xapi]
     else:
         slot, slot_style = _age(state, now), STALE
+    ha, ha_style = _HA.get(state.ha or "", ("", PLAIN))
+    ha += " " if ha else ""
     # A short word ("ok") leaves the belief more room than a long one ("EMERG").
-    name, belief = _fit(sanitize(state.name), belief, CELL_WIDTH - _FIXED - len(slot), glyphs.ellipsis)
+    name, belief = _fit(sanitize(state.name), belief, CELL_WIDTH - _FIXED - len(slot) - len(ha), glyphs.ellipsis)
     name_style = WARN if not state.agrees else (PLAIN if state.reachable else STALE)
     # Blanks ride with a neighbour whatever its colour (no style used here marks a blank),
     # so most cells come out as three or four segments.
-    return _merged((
+    pieces = (
         (glyphs.disagree, WARN) if not state.agrees else (" ", PLAIN),
         (getattr(glyphs, reach_name), reach_style),
         (f" {name} ", name_style),
         (belief, belief_style),
-        (slot, slot_style),
-    ))
+    )
+    return _merged(pieces + ((ha, ha_style), (slot, slot_style)) if ha else pieces + ((slot, slot_style),))
 
 
 def _merged(pieces: tuple[Piece, ...]) -> Cell:
@@ -119,7 +131,7 @@ def _merged(pieces: tuple[Piece, ...]) -> Cell:
 
 def change_key(state: HostState, now: float) -> tuple:
     """Everything a cell shows, cheap to compare: equal keys draw equal cells."""
-    return (state.reach, state.role, state.believed_master, state.xapi, state.agrees,
+    return (state.reach, state.role, state.believed_master, state.xapi, state.agrees, state.ha,
             None if state.reachable else _age(state, now))
 
 
@@ -166,6 +178,11 @@ def _age(state: HostState, now: float) -> str:
     return f"{seconds // 86400}d"
 
 
+#: The pieces of a header always drawn; those after them (the HA summary) are dropped from the
+#: end, whole, where the line is too narrow for them.
+HEADER_PIECES = 3
+
+
 def header_content(pool: PoolDiagnosis, shown: int, filtered: bool, glyphs: Glyphs) -> Cell:
     master = sanitize(pool.master) if pool.master else "none"
     count = f"{shown}/{len(pool.hosts)} shown" if filtered else f"{len(pool.hosts)} hosts"
@@ -173,7 +190,34 @@ def header_content(pool: PoolDiagnosis, shown: int, filtered: bool, glyphs: Glyp
         (f"{glyphs.rule} {sanitize(pool.name)} ", HEADER),
         (pool.verdict.title, _SEVERITY[pool.verdict.severity]),
         (f" {glyphs.rule} master {master} {glyphs.rule} {count} ", HEADER),
-    )
+    ) + ha_summary(pool, glyphs)
+
+
+def ha_summary(pool: PoolDiagnosis, glyphs: Glyphs) -> Cell:
+    """``─ HA on · armed 8/8 · tolerates 1``, most important first; nothing for a pool without HA.
+
+    Shown where HA runs or any host is armed: a pool whose hosts are all disarmed and whose
+    record says off looks exactly as a pool that never had HA."""
+    ha = pool.ha
+    if ha is None or not (ha.on or ha.armed):
+        return ()
+    dot = glyphs.dot
+    marks = [h.ha for h in pool.hosts]
+    pieces: list[Piece] = []
+    if ha.enabled is None:
+        pieces.append((f"{glyphs.rule} HA ? ", STALE))
+    elif ha.enabled:
+        pieces.append((f"{glyphs.rule} HA on ", HEADER))
+    else:  # the pool says off, yet hosts are still armed: HA half disabled
+        pieces.append((f"{glyphs.rule} HA off ", WARN))
+    pieces.append((f"{dot} armed {marks.count('armed')}/{len(pool.hosts)} ", HEADER))
+    if "fenced" in marks:
+        pieces.append((f"{dot} fenced {marks.count('fenced')} ", DOWN))
+    if ha.failures_to_tolerate is not None:
+        pieces.append((f"{dot} tolerates {ha.failures_to_tolerate} ", HEADER))
+    if ha.enabled is None:
+        pieces.append(("(no master answers) ", STALE))
+    return tuple(pieces)
 
 
 # ---- the filter (pure) ---------------------------------------------------------------
@@ -196,6 +240,14 @@ def _state_words(state: HostState) -> tuple[str, ...]:
             "agree" if state.agrees else "disagree") + (("stale",) if state.stale else ())
 
 
+_HA_WORDS = {"armed": ("armed", "on"), "disarmed": ("disarmed", "off", "noha"), "fenced": ("fenced",)}
+
+
+def _ha_words(state: HostState) -> tuple[str, ...]:
+    """``ha:armed``, ``ha:off``, ``ha:fenced``, ``ha:none`` (HA never seen on the host)."""
+    return _HA_WORDS.get(state.ha or "", ("none",))
+
+
 def _prefix_of_any(value: str, words: tuple[str, ...]) -> bool:
     return any(w.startswith(value) for w in words)
 
@@ -207,6 +259,7 @@ _FILTER_KEYS = {
     "role": lambda v, s, p: s.role.value.startswith(v),
     "state": lambda v, s, p: _prefix_of_any(v, _state_words(s)),
     "xapi": lambda v, s, p: _prefix_of_any(v, (s.xapi.value, _XAPI[s.xapi][0].lower())),
+    "ha": lambda v, s, p: _prefix_of_any(v, _ha_words(s)),
 }
 
 
@@ -628,8 +681,11 @@ class HostGrid(ScrollView, can_focus=True):
         self.stats.lines_rendered += 1
         pool, start = self._lines[line]
         if start < 0:
-            segments = [Segment(text, styles[key]) for text, key in self._headers[pool]]
-            used = sum(cell_len(text) for text, _ in self._headers[pool])
+            header = list(self._headers[pool])
+            used = sum(cell_len(text) for text, _ in header)
+            while used > width and len(header) > HEADER_PIECES:  # the HA summary yields, part by part
+                used -= cell_len(header.pop()[0])
+            segments = [Segment(text, styles[key]) for text, key in header]
             if used >= width:
                 return Strip(segments, used).crop(0, width)
             segments.append(Segment(self.glyphs.rule * (width - used), styles[HEADER]))

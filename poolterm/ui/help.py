@@ -20,6 +20,9 @@ VERDICTS = (
     ("SPLIT BRAIN", "two masters: recover slaves on the true one only"),
     ("ORPHANED SLAVES", "slaves point at a host that is not the master"),
     ("EMERGENCY", "hosts in emergency mode although the master answers"),
+    ("HANDOVER IN PROGRESS", "a master change under way: it finishes by itself; touch nothing"),
+    ("HA FAILOVER", "HA is electing a new master: wait; never promote by hand"),
+    ("HA STUCK", "HA armed but no new master came: playbook ha-stuck (disarm, promote one, recover)"),
     ("UNKNOWN", "nothing reachable from this jump box"),
 )
 
@@ -67,7 +70,14 @@ def legend() -> Group:
     for name, (_, meaning) in HOST_VARIABLES.items():
         colours.add_row(f"${name}", meaning)
     return Group(Text("verdicts", style="bold underline"), verdicts, Text(""),
-                 Text("grid colours (always paired with a glyph or a word)", style="bold underline"), colours)
+                 Text("grid colours (always paired with a glyph or a word)", style="bold underline"), colours,
+                 Text(""), Text(HA_MARKS))
+
+
+#: The HA marks of the grid, in one line.
+HA_MARKS = ("HA marks (HA pools only, before xapi's word): HA armed ($host-up) · noHA disarmed, neither fences "
+            "nor elects ($host-warn) · FENCED dropped from its peers' liveset, rebooting or down ($host-down); "
+            "the pool's header says HA on/off/? · armed n/N · tolerates k; filter ha:fenced, ha:off.")
 
 
 class HelpScreen(ModalScreen[None]):

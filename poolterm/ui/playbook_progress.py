@@ -87,6 +87,9 @@ class PlaybookProgress:
             applied.log(told.host, told.stream, told.line, stamped=not isinstance(event, CommandOutput))
         if isinstance(event, PlaybookStarted):
             self.run = event.run
+            if len(event.playbook.steps) != len(self.playbook.steps):
+                # The run's own steps: one per host where a step runs on several (engine.expand).
+                self.playbook, self.statuses = event.playbook, ["pending"] * len(event.playbook.steps)
             if event.resumed_at is not None:
                 self.statuses[:event.resumed_at] = ["done"] * event.resumed_at
                 self.note(f"resumed at step {event.resumed_at + 1}")

@@ -1,20 +1,26 @@
 """Drills in the console (`poolterm demo --drill`): the fault arrives after HEALTHY, the trainee
-recovers the pool with a playbook, and the score matches the journal and the simulator's ground truth."""
+recovers the pool with a playbook (or, under HA, waits), and the score matches the journal and the
+simulator's ground truth."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from textual.widgets import Input, OptionList
 
 from poolterm.actions.journal import read_journal
 from poolterm.actions.report import build_report, render_markdown
 from poolterm.cli.demo import drill_for
+from poolterm.diagnosis.drill import truth_problems
+from poolterm.sim.runtime import Simulator
+from poolterm.sim.scenario import load_scenario
 from poolterm.sim.world import ROOT_PASSWORD
 from poolterm.ui.dialogs import ChoiceMenu, Confirm, ManualStep, PasswordPrompt
 from poolterm.ui.drill_score import DrillScore
-from poolterm.ui.messages import DrillEnded, PlaybookEnded
+from poolterm.ui.messages import CommandRefused, DrillEnded, PlaybookEnded
 from tests.helpers.console import console
-from tests.helpers.pilot import answer, log_text, of, plain, type_line, wait_for
-from tests.helpers.sim import fast_sim
+from tests.helpers.pilot import answer, log_text, of, plain, refused_at_xe_prompt, type_line, wait_for
+from tests.helpers.sim import PARAMS, fast_sim
 from tests.helpers.truth import healthy_truth, host_field
 
 #: Seconds from HEALTHY to the fault: short, the test has nothing to look at meanwhile.
@@ -211,5 +217,87 @@ async def test_forgotten_host_drill_recovered_in_the_console_without_showing_the
         ends = [r["outcome"] for r in read_journal(path).records if r["kind"] == "playbook-end"]
         assert ends == ["stopped", "done"]
         assert [r["outcome"] for r in drill_records(path)] == ["recovered"]
+    finally:
+        await sim.stop()
+
+
+# ---- HA: the right answer is to wait ----------------------------------------------------------------
+
+
+async def ha_drill_sim(directory, name: str, ha_timeout: float) -> Simulator:
+    """Four hosts started as drill ``name``'s scenario asks (``pool: {ha: true}``), on short timers
+    with HA's timeout ``ha_timeout`` in place of the scenario's 10 s."""
+    params = replace(PARAMS, emergency_retry=0.5, ha_timeout=ha_timeout, ha_poll=0.5)
+    sim = Simulator(4, directory, params=params, ha=load_scenario(name).ha)
+    await sim.start()
+    return sim
+
+
+def masters(status: dict) -> list[str]:
+    return [h["name"] for h in status["hosts"] if h["role"] == "master"]
+
+
+async def test_ha_failover_drill_is_won_by_waiting(tmp_path):
+    """The master crashes under HA; the trainee touches nothing, HA elects plot2 (the lowest uuid of
+    the survivors), and the drill scores a recovery with no promotion and no command."""
+    sim = await ha_drill_sim(tmp_path / "sim", "ha-failover", ha_timeout=4.0)
+    path = tmp_path / "drill.jsonl"
+    try:
+        assert sim.status()["ha"]["enabled"] is True
+        app = drill_console(sim, path, "ha-failover")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.drill.state.stage == "live", timeout=30, what="the fault")
+            assert host_field(sim.status(), "plot1", "power") == "off"
+            screen = await score_screen(pilot, app)
+            score = screen.score
+            assert (score.outcome, score.promotions, score.commands, score.refusals) == ("recovered", 0, 0, 0)
+            assert score.seconds is not None and score.seconds > 0
+            assert "promotions by hand:     0 (right: HA elected the master)" in screen.text
+            assert screen.score.lines()[0].startswith("DRILL ha-failover: recovered ")
+            assert "by hand" not in screen.score.lines()[0]
+            await pilot.press("q")
+            await wait_for(pilot, lambda: app.return_code is not None, what="the console to exit")
+        status = sim.status()
+        assert masters(status) == ["plot2"] and status["ha"]["lock"] == "plot2"
+        assert truth_problems(status) == [] and host_field(status, "plot1", "power") == "off"
+        verdicts = [r["verdict"] for r in read_journal(path).records if r["kind"] == "verdict"]
+        assert "ha-failover" in verdicts and "master-lost" not in verdicts  # told to wait, not to promote
+        assert [(r["outcome"], r["promotions"]) for r in drill_records(path)] == [("recovered", 0)]
+    finally:
+        await sim.stop()
+
+
+async def test_ha_failover_drill_counts_a_promotion_tried_by_hand(tmp_path):
+    """The trainee types a promotion at the xe prompt while HA elects: the guards refuse it, nothing
+    is sent, HA still elects plot2, and the score counts the promotion against the trainee."""
+    # A longer T keeps the election open while the trainee types.
+    sim = await ha_drill_sim(tmp_path / "sim", "ha-failover", ha_timeout=8.0)
+    path = tmp_path / "drill.jsonl"
+    messages = []
+    try:
+        app = drill_console(sim, path, "ha-failover")
+        async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+            await wait_for(pilot, lambda: app.drill.state.stage == "live", timeout=30, what="the fault")
+            await wait_for(pilot, lambda: app.banner.headline == "HA FAILOVER", timeout=15, what="HA FAILOVER")
+            await wait_for(pilot, lambda: "HA is electing a master: wait" in plain(app.demo_hint),
+                           what="the drill's hint to wait")
+            dialog = await refused_at_xe_prompt(pilot, app, "plot2", "pool-emergency-transition-to-master")
+            assert dialog.reason.startswith("HA is electing a new master"), dialog.reason
+            await pilot.press("escape")  # keep the refusal
+            await wait_for(pilot, lambda: of(messages, CommandRefused), what="the refusal")
+            screen = await score_screen(pilot, app)
+            score = screen.score
+            assert (score.outcome, score.promotions, score.refusals, score.commands) == ("recovered", 1, 1, 0)
+            assert score.lines()[0].endswith(" after the fault, but 1 promotion tried by hand")
+            assert "promotions by hand:     1 (HA elects the master: the right answer was to wait)" in screen.text
+            assert "guard refusals hit:     1" in screen.text
+            await pilot.press("q")
+            await wait_for(pilot, lambda: app.return_code is not None, what="the console to exit")
+        assert masters(sim.status()) == ["plot2"]
+        assert host_field(sim.status(), "plot2", "pool_conf") == "master"  # elected by HA, not by the trainee
+        records = read_journal(path).records
+        assert [(r["host"], r["rule"]) for r in records if r["kind"] == "refused"] == [("plot2", "ha-failover")]
+        assert [r for r in records if r["kind"] == "command-start"] == []
+        assert [(r["outcome"], r["promotions"]) for r in drill_records(path)] == [("recovered", 1)]
     finally:
         await sim.stop()

@@ -13,29 +13,14 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
-from poolterm.cli.check import check
-from poolterm.config.inventory import load_inventory
 from poolterm.model import Verdict, XapiState
 from poolterm.sim.world import SimParams
-from tests.helpers.sim import FAST, simulated_pool
+from tests.helpers.sim import FAST, diagnose_now, simulated_pool
 from tests.helpers.ssh import xe
 from tests.helpers.truth import host_field
-
-PROBE_TIMEOUT = 1.5
-
-
-def fast(inventory):
-    """The sim's inventory with short timeouts, so a black-holed host costs a second, not five."""
-    return replace(inventory, ssh=replace(inventory.ssh, connect_timeout=1.0))
-
-
-async def diagnose_now(sim, pools=None):
-    inventory = fast(load_inventory(sim.hosts_yaml))
-    return (await check(inventory, pools or list(inventory.pools), PROBE_TIMEOUT)).pools[0]
 
 
 async def test_healthy(sim):
@@ -218,3 +203,40 @@ async def test_check_bad_inventory_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and "hosts.yaml:5" in lines[0] and "Traceback" not in err.decode()
+
+
+def advises_a_promotion_or_a_restart(pool) -> bool:
+    text = f"{pool.summary} {pool.advice}"
+    return "Promote " in text or "xe-toolstack-restart on" in text or pool.verdict is Verdict.MASTER_LOST
+
+
+@pytest.mark.parametrize("how", ["designate", "recover-slaves"])
+async def test_a_master_change_is_never_advised_against_round_by_round(tmp_path, how):
+    """Issue #12: from the command to the pool settled, no probe round (each a fresh `poolterm check`,
+    which has no history to go on) may advise a toolstack restart or a promotion: the change
+    finishes by itself, and either would make the split brain the handover avoids."""
+    async with simulated_pool(tmp_path / "pool", 6, params=SimParams(fuse=3.0, boot=1.0, xapi_start=1.0)) as sim:
+        if how == "designate":
+            uuid = host_field(sim.status(), "plot3", "uuid")
+            status, output = await xe(sim, "plot1", f"xe pool-designate-new-master host-uuid={uuid}")
+            master = "plot3"
+        else:
+            await sim.ctl("crash", "plot1")
+            status, output = await xe(sim, "plot2", "xe pool-emergency-transition-to-master")
+            assert status == 0, output
+            await sim.wait_until(lambda s: host_field(s, "plot2", "role") == "master", 20)
+            await sim.ctl("poweron", "plot1")
+            status, output = await xe(sim, "plot2", "xe pool-recover-slaves")
+            master = "plot2"
+        assert status == 0, output
+        seen = []
+        async with asyncio.timeout(60):
+            while True:
+                pool = await diagnose_now(sim)
+                seen.append(pool)
+                if pool.verdict is Verdict.HEALTHY:
+                    break
+        assert pool.master == master
+        wrong = [(p.verdict.value, p.summary) for p in seen if advises_a_promotion_or_a_restart(p)]
+        assert wrong == [], wrong
+        assert len(seen) >= 2, "the change was over before the first round: nothing was tested"

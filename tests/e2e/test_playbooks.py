@@ -9,6 +9,8 @@ notes' three incidents are injected with the simulator's own scenarios.
 
 from __future__ import annotations
 
+import pytest
+
 from poolterm.actions.journal import read_journal
 from tests.helpers.playbook_run import OPERATOR, PlaybookRun, changes, commands
 from tests.helpers.sim import fault, simulated_pool
@@ -144,6 +146,32 @@ async def test_planned_handover_disables_ha_and_designates_the_new_master(tmp_pa
         assert changes(journal) == [("plot1", "xe pool-ha-disable", 0),
                                     ("plot1", f"xe pool-designate-new-master host-uuid={uuid}", 0)]
         assert await xe(sim, "plot3", "xe pool-list params=ha-enabled --minimal") == (0, "false")
+        assert verdicts_after_first_change(journal) == ["handover-in-progress", "healthy"], run.output
+
+
+@pytest.mark.parametrize("target", ["plot2", "plot4"])
+async def test_a_planned_handover_is_never_shown_as_an_incident(tmp_path, target):
+    """Issue #12: mid-handover the verdict used to pass through MASTER LOST ("restart its toolstack")
+    and EMERGENCY. Every verdict journaled from the first command to HEALTHY is HANDOVER IN PROGRESS."""
+    async with simulated_pool(tmp_path / "pool") as sim:
+        journal = tmp_path / "incident.jsonl"
+        run = await PlaybookRun.start(sim, "planned-handover", journal, "--target", target)
+        assert await run.finish() == 0, run.output
+        await assert_healthy(sim, target)
+        seen = verdict_records_after_first_change(journal)
+        assert [r["verdict"] for r in seen] == ["handover-in-progress", "healthy"], seen
+        assert not any("toolstack" in r["summary"] or "Promote" in r["summary"] for r in seen), seen
+
+
+def verdict_records_after_first_change(journal) -> list[dict]:
+    records = read_journal(journal).records
+    first = next(i for i, r in enumerate(records) if r["kind"] == "command-start"
+                 and not r["command"].startswith("xe pool-list"))
+    return [r for r in records[first:] if r["kind"] == "verdict"]
+
+
+def verdicts_after_first_change(journal) -> list[str]:
+    return [r["verdict"] for r in verdict_records_after_first_change(journal)]
 
 
 async def test_a_healthy_pool_is_left_alone(tmp_path):

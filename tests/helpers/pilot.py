@@ -8,6 +8,7 @@ import time
 from rich.console import Console
 from textual.app import App, ComposeResult
 
+from poolterm.ui.dialogs import LinePrompt, OverrideDialog
 from poolterm.ui.logpane import LogPane
 from poolterm.ui.theme_vars import with_host_defaults
 
@@ -41,6 +42,19 @@ def log_text(app) -> str:
 
 async def type_line(pilot, text: str):
     await pilot.press(*[{" ": "space"}.get(c, c) for c in text])
+
+
+async def refused_at_xe_prompt(pilot, app, host: str, line: str) -> OverrideDialog:
+    """Select ``host``, type ``line`` at its xe prompt (``e``) and return the guard's refusal dialog."""
+    app.select_host(host)
+    await wait_for(pilot, lambda: app.selected == host, what=f"{host} selected")
+    await pilot.press("e")
+    prompt = await wait_for(pilot, lambda: isinstance(app.screen, LinePrompt) and app.screen, what="the xe prompt")
+    await type_line(pilot, line)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.screen is not prompt, what="the prompt to close")
+    return await wait_for(pilot, lambda: isinstance(app.screen, OverrideDialog) and app.screen,
+                          what="the guard's refusal")
 
 
 async def palette_run(pilot, app, text: str, expect: str | None = None):

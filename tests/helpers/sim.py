@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
+from poolterm.cli.check import check
+from poolterm.config.inventory import load_inventory
 from poolterm.sim.runtime import Simulator
 from poolterm.sim.scenario import run_scenario
 from poolterm.sim.world import SimParams
@@ -54,3 +57,18 @@ async def fault(sim: Simulator, scenario: str) -> None:
     """Inject the fault steps of a shipped scenario, and check they took."""
     results = await run_scenario(sim, scenario, only="fault")
     assert results and all(r.ok for r in results), results[-1].detail
+
+
+#: A probe round's timeout for :func:`diagnose_now`: a hung forwarded call is told in 1.5 s.
+PROBE_TIMEOUT = 1.5
+
+
+def fast(inventory):
+    """The sim's inventory with short timeouts, so a black-holed host costs a second, not five."""
+    return replace(inventory, ssh=replace(inventory.ssh, connect_timeout=1.0))
+
+
+async def diagnose_now(sim: Simulator, pools=None):
+    """One probe round and its diagnosis, exactly as `poolterm check` makes them: the first pool's."""
+    inventory = fast(load_inventory(sim.hosts_yaml))
+    return (await check(inventory, pools or list(inventory.pools), PROBE_TIMEOUT)).pools[0]

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from poolterm.cli.demo import hosts_needed
-from poolterm.diagnosis.drill import DRILLS, DrillError, DrillState, check_name, score, truth_problems
-from poolterm.sim.scenario import load_scenario
+from poolterm.cli.demo import DEFAULT_HA_TIMEOUT, hosts_needed, pool_settings
+from poolterm.diagnosis.drill import DRILLS, WAIT_DRILLS, DrillError, DrillState, check_name, score, truth_problems
+from poolterm.sim.scenario import ScenarioError, load_scenario
 
 T0 = 1_700_000_000.0
 
@@ -131,6 +131,56 @@ def test_every_drill_is_a_scenario_with_a_fault_the_default_demo_can_run():
     assert hosts_needed("forgotten-host") == 5
 
 
+def test_the_ha_drills_say_the_pool_they_need():
+    failover, stuck = load_scenario("ha-failover"), load_scenario("ha-stuck")
+    assert (failover.ha, failover.ha_timeout, failover.hosts) == (True, 10.0, None)
+    # ha-stuck's fault takes the statefile from every host by name: it is written for 8 hosts exactly
+    assert (stuck.ha, stuck.ha_timeout, stuck.hosts) == (True, 10.0, 8)
+    assert (hosts_needed("ha-failover"), hosts_needed("ha-stuck")) == (2, 8)
+    plain = load_scenario("master-shutdown")
+    assert (plain.ha, plain.ha_timeout, plain.hosts) == (False, None, None)
+    assert WAIT_DRILLS <= set(DRILLS)
+
+
+def test_the_demo_pool_is_the_drills_unless_told_otherwise():
+    assert pool_settings("ha-failover", False, None) == (True, 10.0)
+    assert pool_settings("ha-stuck", False, 3.0) == (True, 3.0)  # --ha-timeout wins
+    assert pool_settings("master-shutdown", False, None) == (False, DEFAULT_HA_TIMEOUT)
+    assert pool_settings(None, True, None) == (True, 60.0)
+    assert pool_settings(None, True, 4.5) == (True, 4.5)
+    assert pool_settings(None, False, None) == (False, 60.0)
+
+
+def test_a_scenario_pool_is_read_from_the_file(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("pool: {ha: yes, ha_timeout: 1.5, hosts: 3}\nsteps:\n  - sleep: 1\n")
+    scenario = load_scenario(path)
+    assert (scenario.ha, scenario.ha_timeout, scenario.hosts, scenario.steps) == (True, 1.5, 3, ({"sleep": 1},))
+    path.write_text("pool: {ha: false}\nsteps:\n  - sleep: 1\n")
+    assert (load_scenario(path).ha, load_scenario(path).ha_timeout) == (False, None)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("pool: {ha: true, ha_timout: 10}\n", "1: pool.ha_timout: unknown key; did you mean 'ha_timeout'?"),
+    ("pool: {colour: red}\n", "1: pool.colour: unknown key (expected one of: ha, ha_timeout, hosts)"),
+    ("pool: {ha: maybe}\n", "1: pool.ha: expected true or false"),
+    ("pool:\n  ha: true\n  ha_timeout: 0\n", "3: pool.ha_timeout: expected a number of seconds more than 0, found '0'"),
+    ("pool: {ha_timeout: -2}\n", "1: pool.ha_timeout: expected a number of seconds more than 0, found '-2'"),
+    ("pool: {ha_timeout: soon}\n", "1: pool.ha_timeout: expected a number of seconds more than 0, found 'soon'"),
+    ("pool: {ha_timeout: .inf}\n", "1: pool.ha_timeout: expected a number of seconds more than 0, found '.inf'"),
+    ("pool: {hosts: 0}\n", "1: pool.hosts: must be between 1 and 1000, not 0"),
+    ("pool: {hosts: 2.5}\n", "1: pool.hosts: expected a whole number 1..1000, found '2.5'"),
+    ("pool: [ha]\n", "1: pool: expected a mapping, found a list"),
+    ("pool: {ha: true, ha: false}\n", "1: pool.ha: repeated key (first given on line 1)"),
+])
+def test_a_bad_scenario_pool_is_one_line_at_its_place(tmp_path, text, error):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text + "steps:\n  - sleep: 1\n")
+    with pytest.raises(ScenarioError) as bad:
+        load_scenario(path)
+    assert str(bad.value) == f"{path}:{error}"
+
+
 def run_demo(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "poolterm", "demo", *args], capture_output=True, text=True,
                           timeout=60, stdin=subprocess.DEVNULL)
@@ -140,10 +190,22 @@ def test_an_unknown_drill_is_one_line_naming_the_drills():
     result = run_demo("--drill", "fire")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == ("poolterm: no drill named 'fire' (drills: master-shutdown, cable-pull, split-brain, "
-                             "forgotten-host)\n")
+                             "forgotten-host, ha-failover, ha-stuck)\n")
 
 
 def test_a_drill_on_too_few_hosts_says_how_many_it_needs():
     result = run_demo("--drill", "forgotten-host", "--hosts", "4")
     assert result.returncode == 2
     assert result.stderr == "poolterm: drill forgotten-host needs at least 5 hosts (--hosts 5), not 4\n"
+
+
+@pytest.mark.parametrize("args, error", [
+    (("--ha", "--ha-timeout", "0"), "--ha-timeout must be a positive number of seconds, not 0"),
+    (("--ha-timeout", "-3"), "--ha-timeout must be a positive number of seconds, not -3"),
+    (("--ha", "--ha-timeout", "nan"), "--ha-timeout must be a positive number of seconds, not nan"),
+    (("--drill", "ha-stuck", "--hosts", "10"), "drill ha-stuck needs exactly 8 hosts (--hosts 8), not 10"),
+    (("--drill", "master-shutdown", "--ha"), "drill master-shutdown runs on a pool without HA: leave out --ha"),
+])
+def test_demo_ha_mistakes_are_one_line(args, error):
+    result = run_demo(*args)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"poolterm: {error}\n")

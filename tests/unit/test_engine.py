@@ -74,7 +74,7 @@ def run_ok(engine: Engine, action: RunCommand, now: float, result: CommandResult
 
 def test_every_design_playbook_ships_and_loads():
     assert [p.id for p in load_all()] == list(IDS) == [
-        "master-lost", "split-brain", "orphaned-slaves", "planned-handover", "forgotten-host"]
+        "master-lost", "split-brain", "orphaned-slaves", "planned-handover", "forgotten-host", "ha-stuck"]
     assert set(IMPLEMENTED) == BINDING_SOURCES
 
 

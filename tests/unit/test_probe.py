@@ -108,7 +108,7 @@ def test_command_for_a_slave_checks_its_master_port_and_forwards_a_call():
     prev = Observation(host="plot2", at=0, reach=Reach.CONNECTED, pool_conf="slave:10.0.0.11")
     cmd = build_probe_command(prev, 5)
     assert "curl -s -k -m 1 -o /dev/null -w '%{http_code}' https://10.0.0.11/" in cmd
-    assert "timeout -k 1 5 xe pool-list params=master --minimal" in cmd
+    assert "timeout -k 1 5 xe pool-list params=master,ha-enabled,ha-host-failures-to-tolerate 2>&1" in cmd
     assert "host-list" not in cmd
     assert "ptoken" in cmd and "sha256sum" in cmd and "cat /etc/xensource/ptoken" not in cmd
 

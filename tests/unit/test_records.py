@@ -84,9 +84,9 @@ EXAMPLES: list[tuple[rec.Record, str, dict]] = [
     (rec.DrillStart(drill="master-shutdown", operator="alice"),
      "drill-start", dict(drill="master-shutdown", operator="alice")),
     (rec.DrillScored(operator="alice", drill="master-shutdown", outcome="recovered", seconds=41.5, elapsed=44.0,
-                     refusals=1, overrides=0, skipped=2, commands=5, changes=2),
+                     refusals=1, overrides=0, skipped=2, commands=5, changes=2, promotions=0),
      "drill", dict(operator="alice", drill="master-shutdown", outcome="recovered", seconds=41.5, elapsed=44.0,
-                   refusals=1, overrides=0, skipped=2, commands=5, changes=2)),
+                   refusals=1, overrides=0, skipped=2, commands=5, changes=2, promotions=0)),
 ]
 
 

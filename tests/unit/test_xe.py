@@ -289,6 +289,13 @@ def test_parse_set(text: str, expected: list[str]):
      "(use --force).\n", "FORCE_REQUIRED", {}),
     ("Error: This operation is extremely dangerous and may cause data loss. This operation must be "
      "forced (use --force).\n", "FORCE_REQUIRED", {}),
+    # What xe really prints for a missing --force (`fail_without_force` is a failwith, docs/xapi.md):
+    # an internal error whose message carries the text.
+    ("The server failed to handle your request, due to an internal error. The given message may give "
+     "details useful for debugging the problem.\nmessage: Failure: This operation is dangerous and may cause "
+     "data loss. This operation must be forced (use --force).\n",
+     "INTERNAL_ERROR", {"message": "Failure: This operation is dangerous and may cause data loss. This operation "
+                                  "must be forced (use --force)."}),
     ("Host agent is already master. Use '--force' to execute the operation anyway.\n", "ALREADY_MASTER", {}),
     ("Error: Key MAINTENANCE_MODE not found in map\n", "KEY_NOT_FOUND", {"key": "MAINTENANCE_MODE"}),
     ("Authentication failed\n", "AUTHENTICATION_FAILED", {}),
