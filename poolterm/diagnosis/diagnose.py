@@ -870,7 +870,8 @@ def xapi_state(obs: Observation) -> XapiState:
     if obs.xapi_service == "activating":
         return XapiState.STARTING  # refusing calls until it serves: a start, not a death
     if obs.xe and obs.xe.status == "refused":
-        return XapiState.DOWN
+        # systemd said active a moment before the call was refused: the round straddled a restart.
+        return XapiState.STARTING if obs.xapi_service == "active" else XapiState.DOWN
     if obs.xe is None:
         return XapiState.UNKNOWN
     if obs.xe.status == "hung":
