@@ -42,15 +42,31 @@ class Verdicts:
     def __init__(self, inventory):
         self.inventory = inventory
         self.verdict = Verdict.UNKNOWN
+        self.pool = None
         self.changed = asyncio.Event()
         self.watcher: Watcher | None = None
 
     def publish(self, _obs) -> None:
         now = asyncio.get_running_loop().time()
-        verdict = diagnose(self.inventory.pools, self.watcher.observations, now).pools[0].verdict
-        if verdict is not self.verdict:
-            self.verdict = verdict
+        self.pool = diagnose(self.inventory.pools, self.watcher.observations, now).pools[0]
+        if self.pool.verdict is not self.verdict:
+            self.verdict = self.pool.verdict
             self.changed.set()
+
+    async def wait_until(self, predicate, timeout: float) -> float:
+        """When ``predicate(pool)`` first holds (the loop's clock); TimeoutError after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while self.pool is None or not predicate(self.pool):
+            self.changed.clear()
+            remaining = timeout - (loop.time() - start)
+            if remaining <= 0:
+                raise TimeoutError(f"not seen within {timeout} s; the pool is {self.verdict.value}")
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.2))
+            except asyncio.TimeoutError:
+                pass
+        return loop.time()
 
     async def wait_for(self, verdict: Verdict, timeout: float) -> float:
         loop = asyncio.get_running_loop()
@@ -67,16 +83,16 @@ class Verdicts:
         return loop.time()
 
 
-def start_watching(directory: Path) -> tuple[Verdicts, Connections]:
+def start_watching(directory: Path, budget: int | None = None) -> tuple[Verdicts, Connections]:
     """Probe every host of the simulator in ``directory`` as the console does (persistent
     connections, self-rescheduling probes, a dropped connection probed at once), diagnosing
-    every observation."""
+    every observation; ``budget``: paced, as the console is (None: every section every round)."""
     inventory = load_inventory(directory / "hosts.yaml")
     hosts = inventory.hosts()
     verdicts = Verdicts(inventory)
     connections = Connections(hosts, inventory.ssh, on_change=lambda name: verdicts.watcher.wake(name))
     verdicts.watcher = Watcher(hosts, connections, interval=inventory.probe.interval,
-                               timeout=inventory.probe.timeout, publish=verdicts.publish)
+                               timeout=inventory.probe.timeout, publish=verdicts.publish, budget=budget)
     verdicts.watcher.start()
     return verdicts, connections
 

@@ -141,6 +141,7 @@ class Observation:
     emergency_flag: bool | None = None
     secret_hash: str | None = None  # sha256 of the pool secret; never the secret
     master_port: str | None = None  # "ok" | "refused" | "timeout", from this host to its master
+    master_ping: bool | None = None  # the master answers ping from this host (costs xapi nothing)
     xe: XeCall | None = None
     pool_master_uuid: str | None = None  # what the forwarded pool-list said
     db_hosts: tuple[DbHost, ...] | None = None  # this host's pool database, when it runs as master

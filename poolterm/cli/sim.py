@@ -17,6 +17,7 @@ from poolterm.sim.control import (
     ACTIONS,
     DATA_ACTIONS,
     FAULT_ACTIONS,
+    PAIR_ACTIONS,
     ControlError,
     RemoteExec,
     format_status,
@@ -59,6 +60,9 @@ Drive a running simulator.
   statefile-out HOST
                     the host loses its path to the HA statefile (heartbeat SR); network untouched
   statefile-in HOST the path to the statefile is back
+  cut HOST PEER     HOST and PEER can no longer reach each other (xapi, curl, ping, HA
+                    heartbeats); both still reach every other host, and SSH from here
+  uncut HOST PEER   they reach each other again
   reinstall HOST    fresh install of a powered-off host: new uuid and pool secret,
                     its own pool of one (root password: "Lab root pw") once powered on
   write-file HOST PATH
@@ -67,7 +71,8 @@ Drive a running simulator.
   set-name-label HOST LABEL
                     give HOST any name-label in its pool's databases, as xapi would
                     take it from xe host-param-set (hostile text included)
-  status            ground truth: power, link, xapi, pool.conf, emergency (and HA) per host
+  status            ground truth: power, link, xapi, pool.conf, emergency, the xapi sessions
+                    and HTTPS requests each host has served (and cuts, HA) per host
 """
 
 EXEC_HELP = """\
@@ -121,8 +126,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--dir", required=True, metavar="DIR", help="the simulator's directory")
     ctl.add_argument("action", choices=ACTIONS, metavar="ACTION", help="one of: " + ", ".join(ACTIONS))
     ctl.add_argument("host", nargs="?", metavar="HOST", help="the host to act on (not for status)")
-    ctl.add_argument("value", nargs="?", metavar="PATH|LABEL",
-                     help="write-file: the file to replace; set-name-label: the new label")
+    ctl.add_argument("value", nargs="?", metavar="PATH|LABEL|PEER",
+                     help="write-file: the file to replace; set-name-label: the new label; "
+                          "cut, uncut: the other host")
     ctl.add_argument("--json", action="store_true", help="print the answer as JSON")
     ctl.set_defaults(func=ctl_command)
 
@@ -222,6 +228,8 @@ def _control_path(directory: str) -> Path:
 def ctl_command(args: argparse.Namespace) -> int:
     if args.action in FAULT_ACTIONS and not args.host:
         raise UsageError(f"sim ctl {args.action} needs a HOST")
+    if args.action in PAIR_ACTIONS and (not args.host or not args.value):
+        raise UsageError(f"sim ctl {args.action} needs a HOST and a PEER")
     if args.action == "status" and args.host:
         raise UsageError("sim ctl status takes no HOST")
     payload = {"action": args.action}
@@ -239,13 +247,17 @@ def ctl_command(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2))
     elif args.action == "status":
         sys.stdout.write(format_status(answer))
+    elif args.action in PAIR_ACTIONS:
+        print(f"{args.host} and {args.value}: {args.action} done")
     else:
         print(f"{args.host}: {args.action} done")
     return 0
 
 
 def _planted(args: argparse.Namespace) -> dict:
-    """The data a write-file or set-name-label request carries; UsageError for a bad request."""
+    """The data a write-file, set-name-label, cut or uncut request carries; UsageError for a bad request."""
+    if args.action in PAIR_ACTIONS:
+        return {"peer": args.value}
     if args.action not in DATA_ACTIONS:
         if args.value is not None:
             raise UsageError(f"sim ctl {args.action} takes no {args.value!r}")

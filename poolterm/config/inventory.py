@@ -45,9 +45,10 @@ one line pointing at the place to fix.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import platformdirs
@@ -100,6 +101,8 @@ class SshSettings:
 class ProbeSettings:
     interval: float = 2.0
     timeout: float = 5.0
+    #: xapi sessions plus TLS connections a minute the probe may cost each master in a healthy pool
+    master_budget: int = 60
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 TOP = Keys(("ssh", "probe", "pools"))
 SSH = Keys(("user", "port", "identity", "known_hosts", "jump", "config",
             "connect_timeout", "keepalive_interval", "keepalive_count_max"))
-PROBE = Keys(("interval", "timeout"))
+PROBE = Keys(("interval", "timeout", "master_budget"))
 POOL = Keys(("name", "hosts"), required=("name",), missing=at_key("missing: every pool needs a name"))
 HOST = Keys(("name", "address", "ssh_host", "port", "user", "identity", "known_hosts"),
             required=("name", "address"), missing=at_key("missing: every host needs a name and an address"))
@@ -295,7 +298,19 @@ class _Loader(DataFile):
         if is_null(node):
             return ProbeSettings()
         fields = self.mapping(node, "probe", PROBE)
-        return ProbeSettings(**{name: self.seconds(value, fields.at(name)) for name, value in fields.items()})
+        values: dict[str, float | int] = {name: self.seconds(value, fields.at(name)) for name, value in fields.items()
+                                          if name != "master_budget"}
+        settings = ProbeSettings(**values)
+        if "master_budget" not in fields:
+            return settings
+        # The master's own check each round is what notices its xapi hanging: the budget pays for it first.
+        node, key = fields["master_budget"], fields.at("master_budget")
+        budget = self.integer(node, key, 1, 100_000)
+        floor = math.ceil(60 / settings.interval)
+        if budget < floor:
+            raise self.fail(node, key, f"must be at least {floor}: the master's own check every "
+                                       f"{settings.interval:g} s costs {floor} a minute, not {budget}")
+        return replace(settings, master_budget=budget)
 
     def pools(self, node: Node, ssh: SshSettings) -> tuple[Pool, ...]:
         items = self.sequence(node, "pools")

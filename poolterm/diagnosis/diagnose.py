@@ -317,6 +317,15 @@ class _Rules:
             findings.append(Finding("members-hung", Severity.WARNING, tuple(v.name for v in hung),
                                     f"xapi on {_names(hung)} does not answer although master {master.name} does.",
                                     None, tuple(e for v in hung for e in self.host_evidence(v)[:3])))
+        cut = [v for v in self.reachable if v is not master and v not in hung and v.role is Role.SLAVE
+               and v.believed_address == master.address
+               and (v.obs.master_ping is False or v.obs.master_port in ("timeout", "refused"))]
+        if cut:
+            findings.append(Finding(
+                "cut-from-master", Severity.WARNING, tuple(v.name for v in cut),
+                f"{_names(cut)} cannot reach master {master.name}, although the jump box reaches both: the "
+                f"network between them is broken, and {_it_they(cut)} will lose the master. Fix that path; "
+                "promote nothing.", None, tuple(e for v in cut for e in self.host_evidence(v)[:4])))
         return findings
 
     # ---- a promotion under way ---------------------------------------------------
@@ -818,6 +827,8 @@ class _Rules:
             lines.append(f"{label}: {k.xe.status}" + (f": {k.xe.output}" if k.xe.output else ""))
         if k.master_port:
             lines.append(f"master's xapi port from here: {k.master_port}")
+        if k.master_ping is not None:
+            lines.append(f"ping to the master from here: {'answered' if k.master_ping else 'no answer'}")
         if k.emergency_flag is not None:
             lines.append(f"host-is-in-emergency-mode: {str(k.emergency_flag).lower()}"
                          + ("" if k.emergency_flag else " (not trusted on its own)"))

@@ -49,7 +49,8 @@ def _section(name: str, command: str) -> str:
     return f'echo @@{name}; {command}; echo " @@end $?"'
 
 
-def build_probe_command(previous: Observation | None, timeout: float, *, read_inventory: bool = True) -> str:
+def build_probe_command(previous: Observation | None, timeout: float, *, read_inventory: bool = True,
+                        deep: bool = True, ask_emergency: bool = True) -> str:
     """The round's command for one host, shaped by what the last round learned.
 
     A host that was master last round lists its pool database (who it thinks is
@@ -58,6 +59,10 @@ def build_probe_command(previous: Observation | None, timeout: float, *, read_in
     that its master's xapi port answers within a second, the fastest sign of a
     lost master from the pool's side. ``read_inventory`` adds the host's
     inventory (its uuid), which changes only when the host is reinstalled.
+
+    Paced (:mod:`poolterm.probing.pacing`): a slave's round that is not ``deep`` pings its
+    master instead of costing it a session and a TLS handshake, and ``ask_emergency`` False
+    leaves out host-is-in-emergency-mode (a session on the host itself).
     """
     t = _seconds(timeout)
     sections = [_section("conf", "cat /etc/xensource/pool.conf 2>/dev/null")]
@@ -67,19 +72,22 @@ def build_probe_command(previous: Observation | None, timeout: float, *, read_in
         _section("secret", "sha256sum /etc/xensource/ptoken 2>/dev/null"),
         _section("init", "test -e /var/run/xapi_init_complete.cookie"),
         _section("svc", "systemctl is-active xapi 2>&1"),
-        _section(
-            "emerg",
-            f"timeout -k 1 {_seconds(min(EMERGENCY_FLAG_TIMEOUT, timeout))} "
-            "xe host-is-in-emergency-mode 2>&1",
-        ),
-        _section("ha", f"cat {xha.LOCAL_DB} 2>/dev/null"),
     ]
+    if ask_emergency:
+        sections.append(_section(
+            "emerg",
+            f"timeout -k 1 {_seconds(min(EMERGENCY_FLAG_TIMEOUT, timeout))} xe host-is-in-emergency-mode 2>&1"))
+    sections.append(_section("ha", f"cat {xha.LOCAL_DB} 2>/dev/null"))
     if previous is None or previous.ha_armed:
         # Only an armed host runs xhad; its liveset is the one view of the election without a master.
         # On a first round nobody knows yet: a host without xhad answers at once (exit 14).
         sections.append(_section(
             "live", f"timeout -k 1 {_seconds(min(LIVESET_TIMEOUT, timeout))} {xha.QUERY_LIVESET} 2>/dev/null"))
     master_address = previous.believed_master_address if previous else None
+    if master_address and _valid_address(master_address) and not deep:
+        sections.append(_section("ping", f"ping -c 1 -W {MASTER_PORT_TIMEOUT} {shlex.quote(master_address)} "
+                                         ">/dev/null 2>&1"))
+        return "; ".join(sections)
     if master_address and _valid_address(master_address):
         url = shlex.quote(f"https://{_url_host(master_address)}/")
         sections.append(
@@ -114,7 +122,7 @@ def _url_host(address: str) -> str:
 
 #: Sections after which something may wait for seconds (a hung xapi, a silent master):
 #: what arrived so far is worth publishing before that wait.
-PUBLISH_AFTER = frozenset({"svc", "emerg", "live", "mport"})
+PUBLISH_AFTER = frozenset({"svc", "emerg", "live", "mport", "ping"})
 
 
 @dataclass
@@ -195,6 +203,9 @@ def interpret_section(name: str, text: str, rc: int) -> dict[str, object]:
         return {"ha_live": xha.parse_liveset(text) if rc == 0 else None}
     if name == "mport":
         return {"master_port": _master_port(text, rc)}
+    if name == "ping":
+        # iputils: 0 an answer, 1 none; anything else (2, 127) says nothing about the master.
+        return {"master_ping": {0: True, 1: False}.get(rc)}
     if name in ("xe", "db"):
         call = _xe_call(text, rc)
         values: dict[str, object] = {"xe": call}

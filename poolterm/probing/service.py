@@ -84,7 +84,7 @@ def encode_observation(obs: Observation) -> list[Any]:
         None if obs.stale is None else encode_observation(obs.stale),
         obs.ha_armed, obs.ha_timeout, _encode_liveset(obs.ha_live), obs.pool_ha_enabled, obs.pool_ha_tolerate,
         obs.conf_changed_at, obs.conf_before, None if obs.ha_peers is None else [list(p) for p in obs.ha_peers],
-        obs.service_changed_at,
+        obs.service_changed_at, obs.master_ping,
     ]
 
 
@@ -107,7 +107,7 @@ def decode_observation(data: list[Any]) -> Observation:
     (host, at, reach, reach_detail, pool_conf, uuid, init_complete, xapi_service, emergency_flag, secret_hash,
      master_port, xe, pool_master_uuid, db_hosts, last_seen, complete, raw, stale,
      ha_armed, ha_timeout, ha_live, pool_ha_enabled, pool_ha_tolerate, conf_changed_at, conf_before, ha_peers,
-     service_changed_at) = data
+     service_changed_at, master_ping) = data
     return Observation(
         host=host, at=at, reach=Reach(reach), reach_detail=reach_detail, pool_conf=pool_conf, uuid=uuid,
         init_complete=init_complete, xapi_service=xapi_service, emergency_flag=emergency_flag,
@@ -120,7 +120,7 @@ def decode_observation(data: list[Any]) -> Observation:
         ha_armed=ha_armed, ha_timeout=ha_timeout, ha_live=_decode_liveset(ha_live), pool_ha_enabled=pool_ha_enabled,
         pool_ha_tolerate=pool_ha_tolerate, conf_changed_at=conf_changed_at, conf_before=conf_before,
         ha_peers=None if ha_peers is None else tuple((u, a) for u, a in ha_peers),
-        service_changed_at=service_changed_at,
+        service_changed_at=service_changed_at, master_ping=master_ping,
     )
 
 
@@ -200,6 +200,14 @@ def dumps(message: list[Any]) -> bytes:
 
 
 # ---- probing, wherever it runs -----------------------------------------------------------
+def pacing_of(watcher: Watcher, now: float) -> dict[str, tuple[str, int]]:
+    """Pool -> (calm or alert, the probe's cost on its master over the last minute); {} when not paced."""
+    pacer = watcher.pacer
+    if pacer is None:
+        return {}
+    return {pool: (pacer.mode(pool, now), pacer.load(pool, now)) for pool in pacer.pools()}
+
+
 def start_probing(inventory, *, interval: float, timeout: float, publish: Publish) -> tuple[Connections, Watcher]:
     """Connections and a started Watcher for every host; call inside a running event loop."""
     hosts = inventory.hosts()
@@ -214,7 +222,8 @@ def start_probing(inventory, *, interval: float, timeout: float, publish: Publis
                 watcher.wake(name)
 
     connections = Connections(hosts, inventory.ssh, on_change=changed)
-    watcher = Watcher(hosts, connections, interval=interval, timeout=timeout, publish=publish)
+    watcher = Watcher(hosts, connections, interval=interval, timeout=timeout, publish=publish,
+                      budget=inventory.probe.master_budget)
     watcher.start()
     return connections, watcher
 
@@ -228,9 +237,11 @@ class Outbox:
     """
 
     def __init__(self, write: Callable[[bytes], None], rounds: Callable[[], int], period: float = FLUSH_SECONDS,
-                 *, pools: Iterable[PoolLike] | None = None):
+                 *, pools: Iterable[PoolLike] | None = None,
+                 pacing: Callable[[], dict[str, tuple[str, int]]] = dict):
         self._write = write
         self._rounds = rounds
+        self._pacing = pacing
         self._period = period
         self._latest: dict[str, Observation] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -251,6 +262,9 @@ class Outbox:
         batch, self._latest = self._latest, {}
         out = [dumps(["o", encode_observation(o)]) for o in batch.values()]
         out.append(dumps(["r", self._rounds()]))
+        pacing = self._pacing()
+        if pacing:
+            out.append(dumps(["p", pacing]))
         if self._pools is not None:
             out += self._diagnosis_of(batch)
         self._write(b"".join(out))
@@ -285,7 +299,8 @@ async def serve(inventory, *, interval: float, timeout: float, diagnosis: bool =
     transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
     watcher: Watcher | None = None
     outbox = Outbox(transport.write, lambda: watcher.rounds if watcher else 0,
-                    pools=inventory.pools if diagnosis else None)
+                    pools=inventory.pools if diagnosis else None,
+                    pacing=lambda: pacing_of(watcher, loop.time()) if watcher else {})
     connections, watcher = start_probing(inventory, interval=interval, timeout=timeout, publish=outbox.publish)
     try:
         while line := await reader.readline():

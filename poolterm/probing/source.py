@@ -21,7 +21,7 @@ from typing import Callable, Mapping, Sequence
 
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, Observation, Reach
-from poolterm.probing.service import DiagnosisDecoder, decode_observation, dumps, start_probing
+from poolterm.probing.service import DiagnosisDecoder, decode_observation, dumps, pacing_of, start_probing
 from poolterm.probing.watch import Watcher
 from poolterm.transport.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
 
@@ -61,6 +61,7 @@ class LiveSource:
         self._decoder = DiagnosisDecoder()
         self._child_diagnosis: Diagnosis | None = None  # the child's latest, of every observation received
         self._rounds = 0
+        self._pacing: dict[str, tuple[str, int]] = {}
         self._paused = False
         self._reader: asyncio.Task | None = None
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
@@ -104,6 +105,8 @@ class LiveSource:
             publish(observation)
         elif tag == "r":
             self._rounds = data
+        elif tag == "p":
+            self._pacing = {pool: (mode, load) for pool, (mode, load) in data.items()}
         elif tag == "d":
             self._child_diagnosis = self._decoder.decode(data)
 
@@ -174,6 +177,12 @@ class LiveSource:
     @property
     def rounds(self) -> int:
         return self.watcher.rounds if self.watcher else self._rounds
+
+    def pacing(self) -> dict[str, tuple[str, int]]:
+        """Pool -> (the probe's mode, calm or alert; what it cost the master over the last minute)."""
+        if self.watcher is not None:
+            return pacing_of(self.watcher, self.now())
+        return dict(self._pacing)
 
     # ---- what the operator drives -----------------------------------------------------
     @property
@@ -256,6 +265,9 @@ class StaticSource:
 
     def observation(self, name: str) -> Observation | None:
         return self._observations.get(name)
+
+    def pacing(self) -> dict[str, tuple[str, int]]:
+        return {}  # nothing is probed
 
     def now(self) -> float:
         return self._now

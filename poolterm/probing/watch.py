@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from poolterm.model import Observation, Reach
+from poolterm.probing.pacing import FULL, Pacer, RoundPlan
 from poolterm.probing.probe import PUBLISH_AFTER, ROUND_OUTPUT_LIMIT, ProbeParser, build_probe_command
 from poolterm.transport.ssh import Connections, HostUnavailable
 
@@ -27,8 +28,13 @@ Publish = Callable[[Observation], None]
 
 class Watcher:
     def __init__(self, hosts: Iterable, connections: Connections, *, interval: float, timeout: float,
-                 publish: Publish | None = None):
+                 publish: Publish | None = None, budget: int | None = None):
+        """``budget``: each master's, in sessions and TLS connections a minute (:mod:`.pacing`);
+        None asks everything every round."""
+        hosts = list(hosts)
         self.hosts = [h.name for h in hosts]
+        self.pacer = None if budget is None else Pacer(((h.name, getattr(h, "pool", "")) for h in hosts),
+                                                       budget=budget)
         self.connections = connections
         self.interval = interval
         self.timeout = timeout
@@ -50,13 +56,15 @@ class Watcher:
         # inventory until it is known, and again on the first round after the host was away.
         came_back = previous is not None and not previous.reach.reachable
         read_inventory = known is None or known.uuid is None or came_back
-        command = build_probe_command(known, self.timeout, read_inventory=read_inventory)
+        plan = FULL if self.pacer is None or came_back else self.pacer.plan(name, known, loop.time())
+        command = build_probe_command(known, self.timeout, read_inventory=read_inventory, deep=plan.deep,
+                                      ask_emergency=plan.ask_emergency)
 
         # A partial round is worth publishing before a section that may wait for seconds, but
         # only when it says something new (a host back, or a first round, always does).
         def on_line(stream: str, line: str) -> None:
             if parser.feed(line) in PUBLISH_AFTER and (came_back or parser.tells_news(known)):
-                self._store(parser.observation(loop.time(), complete=False), known)
+                self._store(parser.observation(loop.time(), complete=False), known, previous, plan)
 
         try:
             result = await self.connections.run(
@@ -68,13 +76,16 @@ class Watcher:
             obs = Observation(host=name, at=loop.time(), reach=exc.reach, reach_detail=exc.detail,
                               last_seen=known.last_seen if known else None, complete=True, stale=known)
         self.rounds += 1
-        return self._store(obs, known)
+        return self._store(obs, known, previous, plan)
 
-    def _store(self, obs: Observation, known: Observation | None) -> Observation:
+    def _store(self, obs: Observation, known: Observation | None, previous: Observation | None = None,
+               plan: RoundPlan = FULL) -> Observation:
         if obs.reach.reachable and not obs.complete and known is not None:
             obs = _overlay(known, obs)
         if obs.reach.reachable and known is not None:
-            obs = _with_history(obs, known)
+            obs = _carried(_with_history(obs, known), known, plan)
+        if self.pacer is not None:
+            self.pacer.observed(obs, previous, obs.at)
         self.observations[obs.host] = obs
         self._publish(obs)
         return obs
@@ -155,3 +166,22 @@ def _with_history(obs: Observation, known: Observation) -> Observation:
         elif obs.service_changed_at != known.service_changed_at:
             changes["service_changed_at"] = known.service_changed_at
     return replace(obs, **changes) if changes else obs
+
+
+#: What a paced round did not ask, by the reason it was left out: the last answer stands.
+_DEEP_FIELDS = ("xe", "pool_master_uuid", "pool_ha_enabled", "pool_ha_tolerate", "master_port")
+
+
+def _carried(obs: Observation, known: Observation, plan: RoundPlan) -> Observation:
+    """A paced round's observation with the answers it did not ask for carried from the last round
+    that did: the forwarded call and the master's port (not ``deep``), the emergency flag."""
+    fields = {}
+    if obs.pool_conf != known.pool_conf:
+        return obs  # another master now: what was learned of the old one says nothing of it
+    if not plan.deep:
+        fields.update({name: getattr(known, name) for name in _DEEP_FIELDS if getattr(obs, name) is None})
+    if not plan.ask_emergency and obs.emergency_flag is None:
+        fields["emergency_flag"] = known.emergency_flag
+    if plan.deep and known.master_ping is not None and obs.master_ping is None:
+        fields["master_ping"] = known.master_ping
+    return replace(obs, **fields) if fields else obs

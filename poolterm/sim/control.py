@@ -4,6 +4,9 @@ Requests, one JSON object per line:
 
 - ``{"action": "crash", "host": "plot1"}`` (any fault action) ->
   ``{"ok": true, "action": "crash", "host": "plot1"}`` or ``{"ok": false, "error": "..."}``
+- ``{"action": "cut", "host": "plot3", "peer": "plot1"}`` (and ``uncut``): the two hosts
+  cannot reach each other (both still reach every other host) ->
+  ``{"ok": true, "action": "cut", "host": "plot3", "peer": "plot1"}``
 - ``{"action": "write-file", "host": "plot3", "path": "/etc/xensource/pool.conf", "content": "..."}``
   and ``{"action": "set-name-label", "host": "plot3", "label": "..."}``: plant any text, hostile
   included (text that stands for bytes which are not UTF-8 leaves the host as those bytes)
@@ -45,12 +48,19 @@ FAULT_ACTIONS = {
     "statefile-in": "statefile_in",
     "reinstall": "reinstall",
 }
+#: Faults between two hosts (the request's "host" and "peer"), and the World method each one calls.
+PAIR_ACTIONS = {
+    "cut": "cut",
+    "uncut": "uncut",
+}
 #: Actions that plant data on a host, and the request field each one needs besides the host.
 DATA_ACTIONS = {
     "write-file": "path",  # content: the request's "content"
     "set-name-label": "label",
 }
-ACTIONS = (*FAULT_ACTIONS, *DATA_ACTIONS, "status")
+ACTIONS = (*FAULT_ACTIONS, *PAIR_ACTIONS, *DATA_ACTIONS, "status")
+#: The request fields passed on to `Simulator.ctl` besides the action and the host.
+REQUEST_FIELDS = ("path", "content", "label", "peer")
 
 LINE_LIMIT = 1 << 26  # a 1000-host status is one long line
 HOST_DOWN_STATUS = 255  # what ssh reports when the host goes away under a command
@@ -154,7 +164,7 @@ class ControlServer:
     async def _answer(self, req: dict) -> dict:
         try:
             answer = await self.sim.ctl(str(req.get("action", "")), req.get("host"),
-                                        **{key: req[key] for key in ("path", "content", "label") if key in req})
+                                        **{key: req[key] for key in REQUEST_FIELDS if key in req})
         except SimError as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": True, **answer}
@@ -275,7 +285,7 @@ class RemoteExec:
 # Presentation
 # ---------------------------------------------------------------------------
 
-_COLUMNS = ("NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY")
+_COLUMNS = ("NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY", "SESSIONS", "HTTPS")
 
 
 def ha_mark(h: dict, lock: str | None) -> str:
@@ -298,13 +308,15 @@ def ha_mark(h: dict, lock: str | None) -> str:
 
 
 def format_status(status: dict) -> str:
-    """Ground truth as a table for `poolterm sim ctl status`; an HA column when any host has HA state."""
+    """Ground truth as a table for `poolterm sim ctl status`: the meters (xapi sessions, HTTPS
+    requests) per host, a CUT column when hosts are cut apart, an HA column when any host has HA state."""
     ha = status.get("ha") or {}
     hosts = status.get("hosts", [])
     marks = [ha_mark(h, ha.get("lock")) for h in hosts]
-    columns = _COLUMNS + (("HA",) if any(marks) else ())
-    rows = [columns]
-    for h, mark in zip(hosts, marks):
+    cuts = [",".join(h.get("cut_from") or ()) for h in hosts]
+    extra = (("CUT",) if any(cuts) else ()) + (("HA",) if any(marks) else ())
+    rows = [_COLUMNS + extra]
+    for h, cut, mark in zip(hosts, cuts, marks):
         emergency = "true" if h.get("emergency") else "false"
         if h.get("emergency_error"):
             emergency += f" ({h['emergency_error']})"
@@ -315,8 +327,12 @@ def format_status(status: dict) -> str:
             str(h.get("xapi")),
             h.get("pool_conf") or "-",
             emergency,
+            str(h.get("api_sessions", 0)),
+            str(h.get("https_requests", 0)),
         )
-        rows.append(row + ((mark or "-",) if len(columns) > len(_COLUMNS) else ()))
+        row += ((cut or "-",) if "CUT" in extra else ()) + ((mark or "-",) if "HA" in extra else ())
+        rows.append(row)
+    columns = rows[0]
     widths = [max(len(r[i]) for r in rows) for i in range(len(columns) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
     for m in status.get("masters", []):

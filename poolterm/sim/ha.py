@@ -160,8 +160,9 @@ class View:
     """The fault handler's picture of a cluster at one instant."""
 
     present: dict[str, SimHost]  # liveset members whose xhad runs
-    partition: dict[str, str]  # present host -> its network partition (the LAN, or itself when cut off)
+    heard: dict[str, frozenset[str]]  # present host -> the present hosts it hears on the network (itself too)
     statefile: set[str]  # present hosts that reach the statefile
+    domain: dict[str, frozenset[str]]  # present host -> its partition once the views are merged
     sizes: list[int]  # xhad's partition_size per host index
     winner: int | None  # xhad's winner_index
     survivors: set[str]  # present hosts passing survival rule 1 or 2
@@ -172,7 +173,55 @@ class View:
             return True
         if a not in self.present or b not in self.present:
             return False
-        return self.partition[a] == self.partition[b] or (a in self.statefile and b in self.statefile)
+        return b in self.heard[a] or (a in self.statefile and b in self.statefile)
+
+    @property
+    def split(self) -> bool:
+        """Some present host does not hear every other one on the network."""
+        return any(len(heard) != len(self.present) for heard in self.heard.values())
+
+
+def merge(members: list[str], heard: dict[str, frozenset[str]], statefile: set[str]) -> dict[str, frozenset[str]]:
+    """xha's `wait_until_all_hosts_have_consistent_view` when the hosts' views disagree: keep
+    the hosts that reach the statefile, then drop the host with the smallest heartbeat domain
+    (on a tie, the one whose domain has the higher lowest index; then the higher index) until
+    every one left hears every other. What is left is one partition of hosts that all hear
+    each other; a dropped host's domain is empty. Where the network is a star with cables
+    pulled, this is the partition the cable makes; with hosts cut apart (`sim ctl cut`), it
+    also splits a pair that both still hear a third host.
+
+    Hosts that hear the same set (the same object in `heard`) share one domain, so a pool of
+    a thousand hosts costs a few set operations per distinct view, not one per pair."""
+    sf = frozenset(statefile)
+    domains: dict[int, set[str]] = {}  # by id() of the heard set they come from
+    group: dict[str, int] = {}  # host still in -> its domain's key
+    for u in members:
+        if u in sf:
+            key = id(heard[u])
+            if key not in domains:
+                domains[key] = set(heard[u] & sf)
+            group[u] = key
+    if all(len(d) == len(sf) for d in domains.values()):
+        whole = frozenset(sf)  # everyone hears everyone: nothing to merge
+        return {u: whole if u in sf else frozenset() for u in heard}
+    index = {u: i for i, u in enumerate(members)}
+    removed = len(members) - len(group)  # the hosts without the statefile count as dropped
+
+    while group:
+        active = set(group.values())
+        # get_partition_score without weights: the size, then the domain's lowest index
+        scores = {k: (len(domains[k]), -min(index[v] for v in domains[k])) for k in active}
+        lowest = min(scores.values())
+        # xha scans from the highest index and keeps a strict minimum: the highest index wins a tie
+        selected = max((u for u, k in group.items() if scores[k] == lowest), key=index.__getitem__)
+        if len(domains[group[selected]]) + removed == len(members):
+            break  # the smallest domain and the dropped hosts make everyone: all left hear each other
+        del group[selected]
+        removed += 1
+        for d in domains.values():
+            d.discard(selected)
+    frozen = {k: frozenset(d) for k, d in domains.items()}
+    return {u: frozen[group[u]] if u in group else frozenset() for u in heard}
 
 
 class Ha:
@@ -219,27 +268,38 @@ class Ha:
             h = self.host(u)
             if u in c.liveset and h is not None and self.runs_in(h, c):
                 present[u] = h
-        # The simulated network is a star: every host with its cable in sees every other.
-        partition = {u: ("lan" if h.net_up else u) for u, h in present.items()}
+        heard = self._heard(present)
         statefile = {u for u, h in present.items() if self.reaches_statefile(h)}
+        domain = merge(c.members, heard, statefile)
         # am_I_in_largest_partition: a partition counts its hosts that also see the statefile;
         # the first index with the largest count wins, and indexes follow the uuids' order.
-        sizes = [
-            sum(1 for v in statefile if partition[v] == partition[u]) if u in statefile else 0 for u in c.members
-        ]
+        sizes = [len(domain[u]) if u in statefile else 0 for u in c.members]
         best = max(sizes, default=0)
         winner = sizes.index(best) if best > 0 else None
-        winning = partition[c.members[winner]] if winner is not None else None
+        winning = c.members[winner] if winner is not None else None
         survivors = set()
         for u in present:
             if u in statefile:
-                ok = partition[u] == winning  # rule 1
+                ok = winning is not None and (u == winning or winning in domain[u])  # rule 1
             else:
-                # rule 2: every live host lost the statefile, and they all still see each other
-                ok = all(v in present and v not in statefile and partition[v] == partition[u] for v in c.liveset)
+                # rule 2: every live host lost the statefile, and they all still hear each other
+                ok = all(v in present and v not in statefile and v in heard[u] for v in c.liveset)
             if ok:
                 survivors.add(u)
-        return View(present, partition, statefile, sizes, winner, survivors)
+        return View(present, heard, statefile, domain, sizes, winner, survivors)
+
+    def _heard(self, present: dict[str, SimHost]) -> dict[str, frozenset[str]]:
+        """Who each present host hears on the network: heartbeats go wherever the network goes
+        (powered on, cables in, not cut apart). Hosts with the same view share one set."""
+        lan = frozenset(u for u, h in present.items() if h.net_up)
+        cut: dict[str, set[str]] = {}
+        for a, b in self.w.cut_pairs():
+            if a.uuid in lan and b.uuid in lan:
+                cut.setdefault(a.uuid, set()).add(b.uuid)
+                cut.setdefault(b.uuid, set()).add(a.uuid)
+        return {
+            u: (lan - cut[u] if u in cut else lan) if u in lan else frozenset((u,)) for u in present
+        }
 
     def sample(self, now: float) -> None:
         """Record, at `now`, who passes the rules and who is heard: called before any change."""
@@ -311,7 +371,7 @@ class Ha:
 
     def _log_partitions(self, c: Cluster, v: View, now: float) -> None:
         """xhad logs partition_size/winner_index in its fault handler, i.e. once something fails."""
-        degraded = len(set(v.partition.values())) > 1 or v.survivors != set(v.present)
+        degraded = v.split or v.survivors != set(v.present)
         layout = (tuple(v.sizes), -1 if v.winner is None else v.winner)
         if not degraded:
             c.layout = None
@@ -500,9 +560,9 @@ class Ha:
             return "statefile"
         if not c.active:
             return "invalid"
-        others = [u for u in c.liveset if u != h.uuid and (o := self.host(u)) is not None and self.runs_in(o, c)]
-        if others and not h.net_up:
-            return "network"  # the boot join times out: nobody hears it
+        others = [o for u in c.liveset if u != h.uuid and (o := self.host(u)) is not None and self.runs_in(o, c)]
+        if others and (not h.net_up or any(self.w.cut_apart(h, o) for o in others)):
+            return "network"  # the boot join times out: not every live host hears it
         return None
 
     def _join_failed(self, h: SimHost, failure: str, now: float) -> bool:
@@ -833,7 +893,7 @@ class Ha:
         """One host's raw heartbeat and statefile data as h received it."""
         me = h.uuid
         x = self.host(u)
-        on_net = u in v.present and me in v.present and v.partition[u] == v.partition[me]
+        on_net = u in v.present and me in v.present and u in v.heard[me]
         on_sf = u in v.statefile and me in v.statefile
 
         def domain(hb: bool) -> list[str]:
@@ -841,7 +901,7 @@ class Ha:
             if u not in v.present:
                 return []
             if hb:
-                return [w for w in c.members if w in v.present and v.partition[w] == v.partition[u]]
+                return [w for w in c.members if w in v.heard[u]]
             return [w for w in c.members if w in v.statefile] if u in v.statefile else []
 
         def since(last: dict[str, float]) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from poolterm.errors import SimulatorError
-from poolterm.sim.control import ACTIONS, DATA_ACTIONS, FAULT_ACTIONS, ControlServer
+from poolterm.sim.control import ACTIONS, DATA_ACTIONS, FAULT_ACTIONS, PAIR_ACTIONS, ControlServer
 from poolterm.sim.server import HostServer
 from poolterm.sim.shell import Io, Shell
 from poolterm.sim.world import SimError, SimParams, World, XeAsk, XeDone, XeHang, default_addresses
@@ -173,6 +173,9 @@ class HostView:
 
     def xapi_port(self, address: str) -> str:
         return self.live.act("xapi_port", self.name, address)
+
+    def ping(self, address: str) -> tuple[str, bool] | None:
+        return self.live.act("ping", self.name, address)
 
     def systemctl_xapi(self) -> str:
         return self.live.world.systemctl_xapi(self.name)
@@ -377,6 +380,8 @@ class Simulator:
             return self.status()
         if action in DATA_ACTIONS:
             return self._plant(action, host, data)
+        if action in PAIR_ACTIONS:
+            return self._pair(action, host, data.get("peer"))
         method = FAULT_ACTIONS.get(action)
         if method is None:
             raise SimError(f"unknown action {action!r} (expected one of: {', '.join(ACTIONS)})")
@@ -385,6 +390,15 @@ class Simulator:
         self._server(host)
         self.live.act(method, host)
         return {"ok": True, "action": action, "host": host}
+
+    def _pair(self, action: str, host: str | None, peer: object) -> dict:
+        if not host or not peer:
+            raise SimError(f"{action} needs a host and a peer")
+        self._server(host)
+        if not isinstance(peer, str) or peer not in self._servers:
+            raise SimError(f"unknown peer {peer!r}")
+        self.live.act(PAIR_ACTIONS[action], host, peer)
+        return {"ok": True, "action": action, "host": host, "peer": peer}
 
     def _plant(self, action: str, host: str | None, data: dict) -> dict:
         if not host:

@@ -8,6 +8,7 @@ A scenario file (``poolterm/sim/scenarios/<name>.yaml``)::
       - ctl: {action: shutdown, host: plot1}
         fault: true                       # a tag: run_scenario(..., only="fault")
         note: why this step
+      - ctl: {action: cut, host: plot3, peer: plot1}   # cut and uncut name a peer
       - wait_until: {host: plot1, field: power, equals: "off", timeout: 30}
       - run: {host: plot2, command: "timeout 3 xe pool-list", expect_exit: 124}
       - sleep: 2                          # only where the incident itself waits for time
@@ -65,7 +66,7 @@ def _body(kind: str, allowed: tuple[str, ...], required: tuple[str, ...]) -> Key
 
 
 BODIES = {
-    "ctl": _body("ctl", ("action", "host"), ("action",)),
+    "ctl": _body("ctl", ("action", "host", "peer"), ("action",)),
     "run": _body("run", ("host", "command", "stdin", "expect_exit", "expect_stdout", "expect_stderr", "timeout"),
                  ("command", "host")),
     "wait_until": _body("wait_until", ("host", "field", "equals", "timeout"), ("equals", "field", "host")),
@@ -228,8 +229,11 @@ class _Runner:
 
     async def _ctl(self, body: dict) -> dict:
         host = self.expand(body["host"]) if body.get("host") else None
-        await self.sim.ctl(str(body["action"]), host)
-        return {"ok": True, "detail": f"ctl {body['action']} {host or ''}".rstrip()}
+        # cut and uncut name a second host
+        extra = {"peer": self.expand(body["peer"])} if body.get("peer") else {}
+        await self.sim.ctl(str(body["action"]), host, **extra)
+        shown = " ".join(x for x in (host, extra.get("peer")) if x)
+        return {"ok": True, "detail": f"ctl {body['action']} {shown}".rstrip()}
 
     async def _wait_until(self, body: dict) -> dict:
         host, field = self.expand(body["host"]), str(body["field"])

@@ -433,6 +433,8 @@ class Machine(Protocol):
 
     def xapi_port(self, address: str) -> str: ...
 
+    def ping(self, address: str) -> tuple[str, bool] | None: ...
+
     def systemctl_xapi(self) -> str: ...
 
     def ha_query_liveset(self) -> tuple[str, int]: ...
@@ -795,6 +797,59 @@ async def _curl(sh: Shell, args: list[str], io: Io) -> int:
     return 28
 
 
+_PING_OPTION = re.compile(r"-([cW])(.*)")
+PING_LOST_STATUS = 1
+PING_ERROR_STATUS = 2
+#: What every echo reply takes (the simulator has no wire to time).
+PING_RTT = "0.045"
+
+
+async def _ping(sh: Shell, args: list[str], io: Io) -> int:
+    """iputils ping as on a dom0, for one echo request: ``ping -c 1 -W SECS ADDRESS`` (options
+    attached or not, in any order). It is answered when the address's host is reachable from
+    this one (powered on, cables in, not cut apart), xapi or not; otherwise, after SECS, lost."""
+    shown = "ping " + " ".join(args)
+    options: dict[str, str] = {}
+    targets: list[str] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        m = _PING_OPTION.fullmatch(arg)
+        if m and m.group(1) not in options:
+            options[m.group(1)] = m.group(2) or (rest.pop(0) if rest else "")
+        elif arg.startswith("-"):
+            raise unsupported(shown)
+        else:
+            targets.append(arg)
+    wait = options.get("W", "")
+    # One packet and a wait in whole seconds, as the dom0's iputils takes it; without -c ping never
+    # ends, and without -W a real host waits for ARP to fail (3 s) and prints more than this does.
+    if options.get("c") != "1" or not wait.isdigit() or int(wait) < 1 or len(targets) != 1:
+        raise unsupported(shown)
+    target = targets[0]
+    answer = sh.machine.ping(target)
+    if answer is None:
+        io.err(f"ping: unknown host {target}\n")
+        return PING_ERROR_STATUS
+    address, answered = answer
+    named = target if target == address else f"{target} ({address})"
+    io.out(f"PING {target} ({address}) 56(84) bytes of data.\n")
+    if answered:
+        io.out(
+            f"64 bytes from {named}: icmp_seq=1 ttl=64 time={PING_RTT} ms\n"
+            f"\n--- {target} ping statistics ---\n"
+            "1 packets transmitted, 1 received, 0% packet loss, time 0ms\n"
+            f"rtt min/avg/max/mdev = {PING_RTT}/{PING_RTT}/{PING_RTT}/0.000 ms\n"
+        )
+        return 0
+    await asyncio.sleep(int(wait))
+    io.out(
+        f"\n--- {target} ping statistics ---\n"
+        "1 packets transmitted, 0 received, 100% packet loss, time 0ms\n\n"
+    )
+    return PING_LOST_STATUS
+
+
 _SIGNALS = {"TERM": 15, "INT": 2, "KILL": 9, "HUP": 1, "QUIT": 3}
 
 
@@ -878,5 +933,6 @@ COMMANDS: dict[str, CommandFn] = {
     "sha256sum": _sha256sum,
     "systemctl": _systemctl,
     "curl": _curl,
+    "ping": _ping,
     QUERY_LIVESET: _ha_query_liveset,
 }

@@ -34,6 +34,7 @@ from poolterm.sim.host import (
     parse_pool_conf,
     role_master_address,
 )
+from poolterm.sim.meters import Meter
 from poolterm.sim.outcomes import SimError, XeAsk, XeDone, XeHang
 from poolterm.sim.pooldb import HostRecord, PoolDB
 from poolterm.sim.timers import Timer, TimerQueue
@@ -129,6 +130,10 @@ class World:
         self._by_uuid: dict[str, SimHost] = {}
         self._rng = random.Random(seed)
         self.installs: dict[str, int] = {name: 1 for name in self.names}
+        # The simulator's meters, by host name: a reinstall keeps them (poolterm.sim.meters).
+        self.meters: dict[str, Meter] = {name: Meter() for name in self.names}
+        # Pairs of host names that cannot reach each other (`sim ctl cut`), whatever else they reach.
+        self._cuts: set[frozenset[str]] = set()
         self._build(addresses, pool_name, now)
         self.xapi = Xapi(self)
         self.ha = Ha(self)
@@ -323,6 +328,42 @@ class World:
             self.ha.retry(host, now, early=True)
         self.changed()
 
+    def cut(self, name: str, peer: str, now: float) -> None:
+        """`name` and `peer` can no longer reach each other; each still reaches everyone else
+        (and the jump box reaches both): a firewall dropping their packets to each other."""
+        a, b = self._cut_pair(name, peer, now)
+        if self.cut_apart(a, b):
+            raise SimError(f"{name} and {peer} are already cut apart")
+        self._settle_pair(a, b, now)
+        self._cuts.add(frozenset((a.name, b.name)))
+        self.changed()
+
+    def uncut(self, name: str, peer: str, now: float) -> None:
+        a, b = self._cut_pair(name, peer, now)
+        if not self.cut_apart(a, b):
+            raise SimError(f"{name} and {peer} are not cut apart")
+        self._settle_pair(a, b, now)
+        self._cuts.discard(frozenset((a.name, b.name)))
+        for host in (a, b):
+            if host.ha_waiting:
+                # As after cable-in: a boot join still waiting hears the other at once.
+                self.ha.retry(host, now, early=True)
+        self.changed()
+
+    def _cut_pair(self, name: str, peer: str | None, now: float) -> tuple[SimHost, SimHost]:
+        if not peer:
+            raise SimError("cut and uncut need two hosts: HOST and PEER")
+        a, b = self.host(name), self.host(peer)
+        if a is b:
+            raise SimError(f"{name} cannot be cut from itself")
+        self.advance(now)
+        return a, b
+
+    def _settle_pair(self, a: SimHost, b: SimHost, now: float) -> None:
+        """Heartbeats and HA's view up to now, before the link between a and b changes."""
+        self.xapi.settle(a, now)
+        self.xapi.settle(b, now)
+
     def hang_xapi(self, name: str, now: float) -> None:
         host = self._ctl_host(name, now)
         if host.xapi != RUNNING:
@@ -427,8 +468,21 @@ class World:
     # ------------------------------------------------------------------
 
     def reachable(self, a: SimHost, b: SimHost) -> bool:
-        """Can a's dom0 open a connection to b's (both powered on, both cables in)?"""
-        return a is b or (a.net_up and b.net_up)
+        """Can a's dom0 open a connection to b's (both powered on, both cables in, not cut apart)?"""
+        return a is b or (a.net_up and b.net_up and not self.cut_apart(a, b))
+
+    def cut_apart(self, a: SimHost, b: SimHost) -> bool:
+        return bool(self._cuts) and frozenset((a.name, b.name)) in self._cuts
+
+    def cut_pairs(self) -> list[tuple[SimHost, SimHost]]:
+        """Every pair of hosts cut apart."""
+        return [(self._hosts[a], self._hosts[b]) for a, b in (sorted(pair) for pair in self._cuts)]
+
+    def cut_from(self, h: SimHost) -> list[str]:
+        """The hosts `h` is cut apart from, in host order (status asks for every host: no scan
+        of the pool for a host without cuts)."""
+        peers = {name for pair in self._cuts if h.name in pair for name in pair if name != h.name}
+        return [name for name in self.names if name in peers] if peers else []
 
     def net_face(self, name: str) -> tuple[str, int]:
         host = self.host(name)
@@ -441,19 +495,34 @@ class World:
         return face, host.boot_epoch
 
     def xapi_port(self, src_name: str, address: str, now: float) -> str:
-        """What ``curl https://<address>/`` run on src sees."""
+        """What ``curl https://<address>/`` run on src sees. A connection the target accepts
+        counts on its meter: answered ("ok"), or taken and never answered by a hung xapi
+        (stunnel completes TLS in front of xapi, then the request waits on xapi)."""
         src = self.host(src_name)
         self.advance(now)
         resolved = self.resolve(address)
         target = self.host_at(resolved) if resolved else None
-        if target is None or (target is not src and not src.net_up):
+        if target is None or (target is not src and (not src.net_up or self.cut_apart(src, target))):
             return "timeout"
         face = self.net_face(target.name)[0] if target is not src else "up"
         if face == "blackhole":
             return "timeout"
         if face == "refuse" or target.xapi in (STOPPED, STARTING):
             return "refused"
+        self.meters[target.name].https()
         return "ok" if target.xapi == RUNNING else "timeout"
+
+    def ping(self, src_name: str, address: str, now: float) -> tuple[str, bool] | None:
+        """``ping ADDRESS`` from src: the address it resolves to and whether the echo reply
+        comes back. The target's kernel answers ICMP whatever its xapi does, so it costs xapi
+        nothing and counts on no meter. None: the name does not resolve."""
+        src = self.host(src_name)
+        self.advance(now)
+        resolved = self.resolve(address)
+        if resolved is None:
+            return None
+        target = self.host_at(resolved)
+        return resolved, target is not None and self.reachable(src, target)
 
     # ------------------------------------------------------------------
     # what commands on a host see
@@ -522,9 +591,16 @@ class World:
         self.changed()
 
     def xe(self, name: str, argv: list[str], now: float, *, reply: str | None = None) -> XeDone | XeHang | XeAsk:
+        """``xe ARGV`` on the host; ask again with the same argv after an XeHang, and with the
+        line read after an XeAsk. The xapi that answers counts one session, once: at its first
+        answer (a blocked command counts when it is answered, never while it waits; the
+        reply to a prompt is the same session)."""
         host = self.host(name)
         self.advance(now)
-        return xe_cli.run(self, host, list(argv), now, reply)
+        answer = xe_cli.run(self, host, list(argv), now, reply)
+        if answer.by is not None and reply is None and not isinstance(answer.outcome, XeHang):
+            self.meters[answer.by.name].session(answer.command)
+        return answer.outcome
 
     def toolstack_restart(self, name: str, now: float) -> XeDone:
         """``xe-toolstack-restart`` (xen-api scripts/xe-toolstack-restart): restart xapi,
@@ -585,6 +661,8 @@ class World:
             "ptoken_sha256": hashlib.sha256(h.ptoken.encode()).hexdigest(),
             "installs": self.installs[h.name],
             "ha": self.ha.host_status(h),
+            "cut_from": self.cut_from(h),
+            **self.meters[h.name].status(),
         }
 
     def _enabled(self, h: SimHost) -> bool:

@@ -5,14 +5,20 @@ Where a command runs: Neverforward commands on the local xapi, even in emergency
 every other command is forwarded to the master in the local xapi's role, and blocks
 while that master does not answer (`XeHang`), or fails at once with the stored error
 when the local xapi is in emergency mode.
+
+:func:`run` also says which xapi answered, for the world's meters (`poolterm.sim.meters`):
+the local one for what it answers itself, the master for a forwarded command that reached
+it, the addressed one over TCP (`-s`), and nobody when no xapi answered.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poolterm.sim.api_errors import ApiError
 from poolterm.sim.host import HUNG, MASTER, ON, STARTING, STOPPED, SimHost, role_master_address
+from poolterm.sim.meters import UNKNOWN_COMMAND
 from poolterm.sim.outcomes import XeAsk, XeDone, XeHang
 from poolterm.sim.xe_commands import COMMANDS, Ctx, help_command
 from poolterm.sim.xe_output import AskUser, Blocked, CliFailure, MissingParam, MultipleFailure, Output
@@ -48,23 +54,32 @@ class _ParseError(Exception):
     pass
 
 
-def run(world: World, host: SimHost, argv: list[str], now: float, reply: str | None) -> XeDone | XeHang | XeAsk:
+@dataclass(frozen=True)
+class Answer:
+    """What one `xe` run came to, and the xapi that answered it (None: no xapi did, or not yet)."""
+
+    outcome: XeDone | XeHang | XeAsk
+    by: SimHost | None = None
+    command: str = UNKNOWN_COMMAND  # the command's name as `api_commands` counts it
+
+
+def run(world: World, host: SimHost, argv: list[str], now: float, reply: str | None) -> Answer:
     args, options, wants_help = _client_args(argv)
     if wants_help or not args:
-        return XeDone("", USAGE, 0)
+        return Answer(XeDone("", USAGE, 0))  # the thin client prints this without connecting
     server = options.get("server", "127.0.0.1")
     if server == "127.0.0.1":
         if host.power != ON or host.xapi in (STOPPED, STARTING):
-            return XeDone("", CONNECTION_REFUSED, 1)
+            return Answer(XeDone("", CONNECTION_REFUSED, 1))
         if host.xapi == HUNG:
-            return XeHang(f"xapi on {host.name} is not responding")
+            return Answer(XeHang(f"xapi on {host.name} is not responding"))
         return _serve(world, host, args, now, reply, over_unix_socket=True)
     address = world.resolve(server)
     target = world.host_at(address) if address else None
     if target is None or not world.reachable(host, target) or target.xapi in (STOPPED, STARTING):
-        return XeDone("", UNABLE_TO_CONTACT, 1)
+        return Answer(XeDone("", UNABLE_TO_CONTACT, 1))
     if target.xapi == HUNG:
-        return XeHang(f"xapi on {target.name} is not responding")
+        return Answer(XeHang(f"xapi on {target.name} is not responding"))
     return _serve(world, target, args, now, reply, over_unix_socket=False)
 
 
@@ -113,46 +128,54 @@ def _param_error(prefix: str, text: str) -> XeDone:
 
 def _serve(
     world: World, host: SimHost, args: list[str], now: float, reply: str | None, *, over_unix_socket: bool
-) -> XeDone | XeHang | XeAsk:
+) -> Answer:
+    """The command on the xapi of `host` (the local one, or the one `-s` named)."""
     name = args[0]
+    known = name if name in COMMANDS or name == "help" else UNKNOWN_COMMAND
+
+    def by_host(outcome: XeDone | XeHang | XeAsk) -> Answer:
+        return Answer(outcome, host, known)
+
     if "=" in name:
-        return _param_error("Syntax error", "")
+        return by_host(_param_error("Syntax error", ""))
     try:
         params = _parse_params(args[1:])
     except _ParseError:
-        return _param_error("Syntax error", "")
+        return by_host(_param_error("Syntax error", ""))
     minimal_value = next((v for k, v in params if k == "minimal"), None)
     if minimal_value not in (None, "true", "false"):
         # exec_command's OCaml bool_of_string raises before anything else runs.
         error = ApiError("INTERNAL_ERROR", 'INTERNAL_ERROR: [ Invalid_argument("bool_of_string") ]')
-        return XeDone("", error.text(), 1)
+        return by_host(XeDone("", error.text(), 1))
     out = Output(minimal=minimal_value == "true")
     if name == "help":
         help_command(out, params)
-        return XeDone(out.finish(), "", 0)
+        return by_host(XeDone(out.finish(), "", 0))
     command = COMMANDS.get(name)
     if command is None:
-        return _param_error("Unknown command", name)
+        return by_host(_param_error("Unknown command", name))
     given = {key for key, _ in params}
     for key in command.reqd:
         if key not in given:
-            return _param_error("Required parameter not found", key)
+            return by_host(_param_error("Required parameter not found", key))
     master: SimHost | None = None
     if not command.neverforward:
         if host.emergency and host.emergency_error is not None:
             code, values = host.emergency_error
-            return XeDone("", ApiError(code, *values).text(), 1)
+            # Refused before it reaches any master: over the Unix socket it counts on nobody
+            # (a forwarded command is the master's session); over TCP the addressed xapi answered.
+            return Answer(XeDone("", ApiError(code, *values).text(), 1), None if over_unix_socket else host, name)
         if host.role == MASTER:
             master = host
         elif not over_unix_socket:
             # Only the local Unix-socket CLI forwards; over TCP a slave refuses.
-            return XeDone("", ApiError("HOST_IS_SLAVE", role_master_address(host.role) or "").text(), 1)
+            return by_host(XeDone("", ApiError("HOST_IS_SLAVE", role_master_address(host.role) or "").text(), 1))
         else:
             master = world.xapi.route(host)
             if master is None:
-                return XeHang(f"waiting for the master at {role_master_address(host.role)}")
+                return Answer(XeHang(f"waiting for the master at {role_master_address(host.role)}"), None, name)
     ctx = Ctx(world=world, local=host, master=master, params=params, now=now, reply=reply, out=out)
-    return _execute(command.impl, ctx)
+    return Answer(_execute(command.impl, ctx), master or host, name)
 
 
 def _execute(impl, ctx: Ctx) -> XeDone | XeAsk | XeHang:

@@ -373,7 +373,7 @@ class PoolApp(App[int]):
             if self._waiting:
                 self.banner.show_waiting(len(self._heard), len(self.source.host_names))
             else:
-                self.banner.show(diagnosis)
+                self.banner.show(diagnosis, self.source.pacing())
             self._show_host_panels()
         self._refresh_bindings()
         if not self._waiting and diagnosis.verdict != self._announced:

@@ -73,11 +73,14 @@ class VerdictBanner(Static):
         self.diagnosis: Diagnosis | None = None
         self.badges = Badges()
         self.waiting = (0, 0)  # hosts heard from, hosts in the inventory, before the first verdict
+        self.pacing: dict[str, tuple[str, int]] = {}
 
-    def show(self, diagnosis: Diagnosis) -> None:
-        """Show ``diagnosis``; nothing is redrawn when the banner's words are unchanged."""
-        changed = self._signature(diagnosis) != self._signature(self.diagnosis)
-        self.diagnosis = diagnosis
+    def show(self, diagnosis: Diagnosis, pacing: dict[str, tuple[str, int]] | None = None) -> None:
+        """Show ``diagnosis`` (and the probe's ``pacing``: pool -> mode, load on its master a minute);
+        nothing is redrawn when the banner's words are unchanged."""
+        pacing = {pool: (mode, _rounded(load)) for pool, (mode, load) in (pacing or {}).items()}
+        changed = self._signature(diagnosis) != self._signature(self.diagnosis) or pacing != self.pacing
+        self.diagnosis, self.pacing = diagnosis, pacing
         if changed:
             self._render_banner()
 
@@ -102,6 +105,11 @@ class VerdictBanner(Static):
     def text(self) -> str:
         """The banner as plain text (what a screen reader or a test reads)."""
         return self.headline + "\n" + "\n".join(self._body_lines())
+
+    @property
+    def where(self) -> str:
+        """The line under the headline: the pool, its master, its hosts, how the probe treats the master."""
+        return self._where(self.diagnosis.worst if self.diagnosis else None).plain
 
     @property
     def headline(self) -> str:
@@ -143,6 +151,9 @@ class VerdictBanner(Static):
             heard, total = self.waiting
             return Text(f"waiting for the first answers: {heard} of {total} hosts so far")
         parts = [f"pool {pool.name}", f"master {pool.master or 'none'}", f"{len(pool.hosts)} hosts"]
+        if pool.name in self.pacing:
+            mode, load = self.pacing[pool.name]
+            parts.append(f"probe {mode}, ~{load}/min on the master")
         others = [p for p in self.diagnosis.pools if p is not pool]
         if others:
             shown = ", ".join(f"{p.name} {p.verdict.title}" for p in others[:3])
@@ -170,3 +181,8 @@ class VerdictBanner(Static):
             # and what to do next must never be the line that is cut off.
             lines.append(f"In plain words: {first_sentence(explain(pool.verdict).meaning)}")
         return lines
+
+
+def _rounded(load: int) -> int:
+    """The probe's load in steps of 5: it moves by one or two every round, the banner need not."""
+    return 5 * round(load / 5)

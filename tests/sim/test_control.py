@@ -125,7 +125,7 @@ async def test_no_simulator_means_a_clear_error(tmp_path):
 async def test_status_table_has_one_row_per_host(sim):
     await sim.ctl("cable-out", "plot2")
     table = format_status(sim.status()).splitlines()
-    assert table[0].split() == ["NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY"]
+    assert table[0].split() == ["NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY", "SESSIONS", "HTTPS"]
     rows = {line.split()[0]: line.split() for line in table[1:9]}
     assert rows["plot1"][1:5] == ["on", "up", "running", "master"]
     assert rows["plot2"][1:5] == ["on", "down", "running", f"slave:{sim.address_of('plot1')}"]

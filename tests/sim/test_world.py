@@ -849,6 +849,7 @@ def test_status_is_json_and_has_the_contract_keys():
     assert set(s["hosts"][0]) == {
         "name", "uuid", "address", "power", "link", "xapi", "pool_conf", "role", "master_address",
         "emergency", "emergency_error", "enabled", "ptoken_sha256", "installs", "ha",
+        "cut_from", "api_sessions", "api_commands", "https_requests",
     }
     assert s["hosts"][0]["ha"] == {
         "armed": False, "xhad": False, "statefile": "up", "fences": 0, "excluded": False, "liveset": [],
