@@ -122,7 +122,10 @@ class Pacer:
         self._refilled[pool] = now
 
     def _spend(self, pool: str, cost: int, now: float) -> None:
-        self._tokens[pool] -= cost  # the master's own call may go into debt: it is never skipped
+        # The master's own call may go into debt (it is never skipped), and so does the first full look
+        # at every host; the debt is capped, or a 64-host pool's first look would starve the slaves'
+        # turns for minutes.
+        self._tokens[pool] = max(-BURST, self._tokens[pool] - cost)
         self._spent[pool].append((now, cost))
 
     def _turn(self, pool: str, name: str) -> bool:
