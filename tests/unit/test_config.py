@@ -101,7 +101,7 @@ def test_defaults_when_ssh_and_probe_sections_are_absent(tmp_path: Path, fake_ho
     host = inv.host("a")
     assert (host.user, host.port, host.identity, host.jump) == ("root", 22, None, None)
     assert host.known_hosts == fake_home / ".ssh" / "known_hosts"
-    assert (inv.probe.interval, inv.probe.timeout) == (2.0, 5.0)
+    assert (inv.probe.interval, inv.probe.timeout, inv.probe.master_budget) == (2.0, 5.0, 60)
     assert (inv.ssh.connect_timeout, inv.ssh.keepalive_interval, inv.ssh.keepalive_count_max) == (5.0, 3.0, 3)
     assert inv.ssh.config is None  # no ~/.ssh/config in this HOME
 
@@ -347,6 +347,14 @@ ERRORS = [
         probe: {timeout: .inf}
         pools: [{name: lab, hosts: [{name: a, address: 10.0.0.1}]}]
         """, 1, "probe.timeout", "positive"),
+    ("master budget below the master's own check", """\
+        probe: {interval: 2, master_budget: 20}
+        pools: [{name: lab, hosts: [{name: a, address: 10.0.0.1}]}]
+        """, 1, "probe.master_budget", "must be at least 30: the master's own check every 2 s costs 30 a minute"),
+    ("master budget as a fraction", """\
+        probe: {master_budget: 60.5}
+        pools: [{name: lab, hosts: [{name: a, address: 10.0.0.1}]}]
+        """, 1, "probe.master_budget", "expected a whole number"),
     ("interval as text", """\
         probe: {interval: fast}
         pools: [{name: lab, hosts: [{name: a, address: 10.0.0.1}]}]
