@@ -174,7 +174,9 @@ _DEEP_FIELDS = ("xe", "pool_master_uuid", "pool_ha_enabled", "pool_ha_tolerate",
 
 def _carried(obs: Observation, known: Observation, plan: RoundPlan) -> Observation:
     """A paced round's observation with the answers it did not ask for carried from the last round
-    that did: the forwarded call and the master's port (not ``deep``), the emergency flag."""
+    that did: the forwarded call and the master's port (not ``deep``), the emergency flag. A ping is
+    never carried: a full round's port check says more, and a stale failed ping would keep the alert
+    (and a cut-from-master finding) on for ever."""
     fields = {}
     if obs.pool_conf != known.pool_conf:
         return obs  # another master now: what was learned of the old one says nothing of it
@@ -182,6 +184,4 @@ def _carried(obs: Observation, known: Observation, plan: RoundPlan) -> Observati
         fields.update({name: getattr(known, name) for name in _DEEP_FIELDS if getattr(obs, name) is None})
     if not plan.ask_emergency and obs.emergency_flag is None:
         fields["emergency_flag"] = known.emergency_flag
-    if plan.deep and known.master_ping is not None and obs.master_ping is None:
-        fields["master_ping"] = known.master_ping
     return replace(obs, **fields) if fields else obs
