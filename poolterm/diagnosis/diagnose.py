@@ -317,8 +317,11 @@ class _Rules:
             findings.append(Finding("members-hung", Severity.WARNING, tuple(v.name for v in hung),
                                     f"xapi on {_names(hung)} does not answer although master {master.name} does.",
                                     None, tuple(e for v in hung for e in self.host_evidence(v)[:3])))
+        # Only once the jump box has heard the master since the slave's failed try: a master that died
+        # is first seen by its slaves' pings, a moment before its own round fails.
+        heard = master.obs.last_seen if master.reachable else None
         cut = [v for v in self.reachable if v is not master and v not in hung and v.role is Role.SLAVE
-               and v.believed_address == master.address
+               and v.believed_address == master.address and heard is not None and heard >= v.obs.at
                and (v.obs.master_ping is False or v.obs.master_port in ("timeout", "refused"))]
         if cut:
             findings.append(Finding(

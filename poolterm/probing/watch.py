@@ -33,6 +33,7 @@ class Watcher:
         None asks everything every round."""
         hosts = list(hosts)
         self.hosts = [h.name for h in hosts]
+        self._by_address = {getattr(h, "address", None): h.name for h in hosts}
         self.pacer = None if budget is None else Pacer(((h.name, getattr(h, "pool", "")) for h in hosts),
                                                        budget=budget)
         self.connections = connections
@@ -86,6 +87,11 @@ class Watcher:
             obs = _carried(_with_history(obs, known), known, plan)
         if self.pacer is not None:
             self.pacer.observed(obs, previous, obs.at)
+        if obs.master_ping is False:
+            # A slave lost its master: look at the master now, not at its next turn (dead, or only cut off?).
+            master = self._by_address.get(obs.believed_master_address)
+            if master is not None and master != obs.host:
+                self.wake(master)
         self.observations[obs.host] = obs
         self._publish(obs)
         return obs
