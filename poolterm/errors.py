@@ -84,6 +84,10 @@ class ErrorTableError(FileError):
     """A mistake in the simulator's table of xapi errors (api_errors.yaml)."""
 
 
+class HostKeyError(PooltermError):
+    """A host's key cannot be fetched, or known_hosts cannot be read or written."""
+
+
 class JournalError(PooltermError):
     """The journal cannot be written or read."""
 

@@ -21,7 +21,10 @@ from typing import Callable, Iterable
 
 from poolterm.config.inventory import parse_jump
 from poolterm.config.ssh_config import check_ssh_config
+from poolterm.errors import HostKeyError
 from poolterm.model import Reach
+from poolterm.transport import hostkeys
+from poolterm.transport.hostkeys import HostKey
 from poolterm.transport.sshlib import asyncssh
 from poolterm.untrusted import LineDecoder, escape
 
@@ -225,6 +228,31 @@ class Connections:
         if entries[0]:
             return Reach.HOST_KEY_CHANGED, "host key does not match known_hosts: possible impersonation, not retried"
         return Reach.HOST_KEY_UNKNOWN, f"host key not in known_hosts ({exc.reason or 'untrusted'}); not retried"
+
+    # ---- host keys ---------------------------------------------------------------
+    def known_hosts_path(self, name: str) -> Path:
+        """The known_hosts file host ``name`` is checked against."""
+        path = self._links[name].spec.known_hosts
+        return Path(path) if path else Path("~/.ssh/known_hosts").expanduser()
+
+    async def host_keys(self, name: str) -> tuple[str, int, HostKey, list[HostKey]]:
+        """What host ``name`` offers now (through the same jumps as its connection), and what its
+        known_hosts records for it: ``(known_hosts name, port, offered, recorded)``. A recorded key's
+        type is asked for first, so that a changed key is compared with its own kind."""
+        spec = self._links[name].spec
+        target = spec.ssh_host or spec.address
+        port = spec.port or 22
+        recorded = hostkeys.recorded(self.known_hosts_path(name), target, port)
+        try:
+            known = self._load_known_hosts(spec.known_hosts)
+            tunnel = (await self._jump(spec.jump, known) if spec.jump is not None
+                      else await self._route(target, spec.port, spec.user, known))
+        except HostUnavailable as exc:
+            raise HostKeyError(f"{name}: {exc.detail}") from None
+        algorithms = tuple(dict.fromkeys(key.algorithm for key in recorded))
+        offered = await hostkeys.offered(target, port, tunnel=tunnel, algorithms=algorithms,
+                                         timeout=self._settings.connect_timeout)
+        return target, port, offered, recorded
 
     def _load_known_hosts(self, path: Path | None):
         path = Path(path) if path else Path("~/.ssh/known_hosts").expanduser()
