@@ -27,6 +27,7 @@ interrupted playbook in a recent journal continues that journal
 from __future__ import annotations
 
 import getpass
+import grp
 import json
 import os
 import re
@@ -120,6 +121,20 @@ def operator_name() -> str:
         return f"uid {os.getuid()}"
 
 
+def share_with_group(path: Path, fd: int | None, group: str) -> None:
+    """Make ``path`` read- and writable by ``group`` (0660: followers append notes), never by others."""
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise JournalError(f"--journal-group {group}: no such group") from None
+    if fd is not None:
+        os.fchown(fd, -1, gid)
+        os.fchmod(fd, 0o660)
+    else:
+        os.chown(path, -1, gid)
+        os.chmod(path, 0o660)
+
+
 def redact(text: str) -> str:
     """Hide anything that looks like a password parameter (``master-password=...``, ``-pw ...``)."""
     return _SECRET.sub(r"\1<redacted>", text)
@@ -179,11 +194,18 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, operator: str | None = None,
-             argv: Iterable[str] = ()) -> "Journal":
+             argv: Iterable[str] = (), inventory: str | os.PathLike[str] | None = None,
+             role: str | None = None, group: str | None = None, announce: bool = True) -> "Journal":
+        """Open ``path`` to append, and say who opened it (a ``session`` record naming the inventory it
+        probes and its ``role``). ``group``: the file is shared with that group (0660), for followers
+        logged in as other users; otherwise it is the opener's alone (0600). Never world-readable.
+        ``announce`` False writes no session record: a follower's journal, that only ever writes notes."""
         path = Path(path).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if group is not None:
+                share_with_group(path, fd, group)
         except OSError as exc:
             raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from None
         journal = cls(path, fd, operator or operator_name())
@@ -191,9 +213,10 @@ class Journal:
             journal._end_torn_line()
         except OSError as exc:
             journal.failing = journal._error(exc)
-        if journal.failing is None:
+        if journal.failing is None and announce:
             journal.write(Session(operator=journal.operator, jump_host=socket.gethostname(), pid=os.getpid(),
-                                  argv=redact_argv(argv), version=VERSION))
+                                  argv=redact_argv(argv), version=VERSION,
+                                  inventory=str(Path(inventory).absolute()) if inventory else None, role=role))
         if journal.failing is not None:  # not one line can be written: refuse it now, not mid-incident
             os.close(fd)
             raise JournalError(journal.failing)
@@ -358,21 +381,22 @@ def read_journal(path: str | os.PathLike[str]) -> JournalFile:
     tail = lines.pop()  # after the last newline: empty, or a line torn mid-write
     records, bad = [], 0
     for raw in lines:
-        record = _parse(raw)
+        record = parse_line(raw)
         if record is None:
             bad += 1 if raw.strip() else 0
         else:
             records.append(record)
     torn = bool(tail.strip())
     if torn:
-        record = _parse(tail)  # a complete record whose newline did not make it
+        record = parse_line(tail)  # a complete record whose newline did not make it
         if record is not None:
             records.append(record)
             torn = False
     return JournalFile(path, records, torn, bad)
 
 
-def _parse(raw: bytes) -> dict | None:
+def parse_line(raw: bytes) -> dict | None:
+    """One journal line as a record (its strings escaped), or None when it is not one."""
     try:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -497,19 +521,22 @@ def find_interrupted(directory: Path | None = None, *, max_age: float = RESUME_M
     return None
 
 
-def open_incident_journal(explicit: str | os.PathLike[str] | None,
-                          argv: Iterable[str] = ()) -> tuple[Journal, ResumePoint | None]:
+def incident_journal_path(explicit: str | os.PathLike[str] | None) -> tuple[Path, ResumePoint | None]:
     """The journal a front end appends to, and the unfinished playbook run in it (None if there is none).
 
     ``explicit`` (``--journal PATH``) is used as given, and its unfinished run offered if it holds
     one; without it, the recent journal holding an unfinished run is continued (one incident, one
-    journal), else a new one is started. ``argv`` goes into the session record, redacted.
-    Raises :class:`JournalError` when the journal cannot be read or opened.
+    journal), else a new one is started. Raises :class:`JournalError` when a journal cannot be read.
     """
     if explicit:
         path = Path(explicit).expanduser()
-        point = interrupted_run(read_journal(path).records, path) if path.exists() else None
-    else:
-        point = find_interrupted()
-        path = point.path if point else new_path()
+        return path, interrupted_run(read_journal(path).records, path) if path.exists() else None
+    point = find_interrupted()
+    return (point.path if point else new_path()), point
+
+
+def open_incident_journal(explicit: str | os.PathLike[str] | None,
+                          argv: Iterable[str] = ()) -> tuple[Journal, ResumePoint | None]:
+    """:func:`incident_journal_path`, opened (``argv`` goes into the session record, redacted)."""
+    path, point = incident_journal_path(explicit)
     return Journal.open(path, argv=argv), point

@@ -54,11 +54,14 @@ class Session(Record):
     """A poolterm process opened the journal."""
 
     KIND = "session"
+    OMITTED_WHEN_NONE = frozenset({"inventory", "role"})
     operator: str
     jump_host: str
     pid: int
     argv: list[str]  # redacted
     version: int
+    inventory: str | None = None  # the hosts.yaml it probes: what `poolterm follow` probes too
+    role: str | None = None  # driver | follower (a follower's session opens only to write notes)
 
 
 @_record
@@ -244,6 +247,56 @@ class CommandEnd(Record):
     source: str | None = None
 
 
+# --------------------------------------------------------------------------- two operators
+
+
+@_record
+class Note(Record):
+    """A one-line note between the people on an incident, driver or follower. ``takeover``: a
+    follower taking the wheel from a live driver names that driver's user here, its reason in
+    ``text``; the driver's console lets go when it reads it."""
+
+    KIND = "note"
+    OMITTED_WHEN_NONE = frozenset({"takeover"})
+    operator: str
+    role: str  # driver | follower
+    text: str
+    takeover: str | None = None
+
+
+@_record
+class Wheel(Record):
+    """Who drives changed: ``took`` (the lock was free: the driver had gone or let go), ``passed``
+    (the driver let go for anyone to take), ``released`` (the driver let go to a follower's takeover)."""
+
+    KIND = "wheel"
+    event: str
+    operator: str
+    jump_host: str
+    pid: int
+    reason: str
+    previous: str | None  # the driver before, as the lock named them
+
+
+# --------------------------------------------------------------------------- trust
+
+
+@_record
+class HostKeyDecision(Record):
+    """An operator's decision on a host key known_hosts did not vouch for, with both fingerprints
+    (as ``ssh-keygen -lf`` shows them): the key offered, and those recorded before (none: new)."""
+
+    KIND = "host-key"
+    host: str
+    known_as: str  # the host as known_hosts names it: ``address`` or ``[address]:port``
+    was: str  # "new" or "changed"
+    offered: str
+    recorded: list
+    trusted: bool
+    known_hosts: str
+    operator: str
+
+
 # --------------------------------------------------------------------------- drills
 
 
@@ -297,7 +350,8 @@ class Unknown(Record):
 
 KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (
     Session, PoolVerdict, PlaybookStart, PlaybookResume, StepStatus, ManualAsk, ManualAnswer, PlaybookEnd,
-    Confirmation, Refusal, Override, CommandStart, OutputLine, CommandEnd, DrillStart, DrillScored, JournalGap)}
+    Confirmation, Refusal, Override, CommandStart, OutputLine, CommandEnd, Note, Wheel, HostKeyDecision, DrillStart,
+    DrillScored, JournalGap)}
 
 
 @dataclass(frozen=True)

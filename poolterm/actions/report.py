@@ -43,6 +43,9 @@ def build_report(contents: JournalFile) -> dict:
         "refusals": [_refusal(e, e.record) for e in entries if isinstance(e.record, rec.Refusal)],
         "overrides": [_override(e, e.record) for e in entries if isinstance(e.record, rec.Override)],
         "drills": [_drill(e, e.record) for e in entries if isinstance(e.record, rec.DrillScored)],
+        "host_keys": [_host_key(e, e.record) for e in entries if isinstance(e.record, rec.HostKeyDecision)],
+        "notes": [{"at": e.at, "operator": e.record.operator, "role": e.record.role, "text": e.record.text,
+                   "takeover": e.record.takeover} for e in entries if isinstance(e.record, rec.Note)],
     }
     report["recovery"] = _recovery(report["verdicts"])
     report["timeline"] = _timeline(entries, first.t)
@@ -67,6 +70,11 @@ def _drill(e: Entry, r: rec.DrillScored) -> dict:
     return {"at": e.at, "drill": r.drill, "operator": r.operator, "outcome": r.outcome, "seconds": r.seconds,
             "elapsed": r.elapsed, "refusals": r.refusals, "overrides": r.overrides, "skipped": r.skipped,
             "commands": r.commands, "changes": r.changes, "promotions": r.promotions}
+
+
+def _host_key(e: Entry, r: rec.HostKeyDecision) -> dict:
+    return {"at": e.at, "host": r.host, "known_as": r.known_as, "was": r.was, "offered": r.offered,
+            "recorded": r.recorded or [], "trusted": r.trusted, "known_hosts": r.known_hosts, "operator": r.operator}
 
 
 def _playbooks(entries: list[Entry]) -> list[dict]:
@@ -217,6 +225,34 @@ def _playbook_end(r: rec.PlaybookEnd, ends: dict) -> str:
     return f"playbook {(r.outcome or '').upper()}: {r.reason}"
 
 
+def _host_key_decision(r: rec.HostKeyDecision, ends: dict) -> str:
+    decision = "TRUSTED" if r.trusted else "did not trust"
+    before = "; known_hosts had " + ", ".join(r.recorded) if r.recorded else ""
+    return f"{r.operator} {decision} the {r.was} host key of {r.host} ({r.known_as}): {r.offered}{before}"
+
+
+def _note(r: rec.Note, ends: dict) -> str:
+    if r.takeover:
+        return f"{r.operator} TAKES THE WHEEL from {r.takeover}: {r.text}"
+    return f"{r.operator}: {r.text}"
+
+
+def _wheel(r: rec.Wheel, ends: dict) -> str:
+    reason = f": {r.reason}" if r.reason else ""
+    if r.event == "took":
+        before = f" from {r.previous}" if r.previous else ""
+        return f"{r.operator} took the wheel{before} (on {r.jump_host}, pid {r.pid}){reason}"
+    if r.event == "released":
+        return f"{r.operator} let go of the wheel for a takeover{reason}"
+    return f"{r.operator} passed the wheel: anyone may take it{reason}"
+
+
+def describe(record: rec.Record) -> str | None:
+    """What the timeline says of one record, read on its own (a command's end is not known yet)."""
+    text = _DESCRIBE.get(type(record))
+    return text(record, {}) if text is not None else None
+
+
 def _drill_start(r: rec.DrillStart, ends: dict) -> str:
     return f"DRILL {r.drill}: the simulator injected the fault; {r.operator} recovers the pool"
 
@@ -241,7 +277,9 @@ _DESCRIBE: dict[type[rec.Record], Callable[..., str | None]] = {
     rec.Session: _session, rec.PoolVerdict: _pool_verdict, rec.PlaybookStart: _playbook_start,
     rec.PlaybookResume: _playbook_resume, rec.StepStatus: _step, rec.CommandStart: _command_start,
     rec.Confirmation: _confirmation, rec.Refusal: _refused, rec.Override: _overridden, rec.ManualAnswer: _manual,
-    rec.PlaybookEnd: _playbook_end, rec.DrillStart: _drill_start, rec.DrillScored: _drill_scored,
+    rec.PlaybookEnd: _playbook_end, rec.Note: _note, rec.Wheel: _wheel, rec.HostKeyDecision: _host_key_decision,
+    rec.DrillStart: _drill_start,
+    rec.DrillScored: _drill_scored,
     rec.JournalGap: _journal_gap,
 }
 
@@ -333,6 +371,10 @@ def _summary(report: dict) -> list[str]:
                      f"{resumed}" + (f": {run['reason']}" if run.get("reason") else ""))
     for drill in report["drills"]:
         lines.append(f"- Drill {drill['drill']} by {drill['operator']}: {_drill_result(drill)}.")
+    for key in report["host_keys"]:
+        lines.append(f"- Host key of {key['host']} ({key['was']}): {'trusted' if key['trusted'] else 'not trusted'} "
+                     f"by {key['operator']}: {key['offered']}"
+                     + (f" (was {', '.join(key['recorded'])})" if key["recorded"] else ""))
     commands = report["commands"]
     changed = [c for c in commands if c.get("changes_pool")]
     failed = [c for c in commands if c["exit_status"] != 0]

@@ -2,7 +2,8 @@
 
 The monitoring command the field notes asked for ("for monitoring I will have
 to come up with some other method"): it reads every host directly, so it
-works exactly when the master does not.
+works exactly when the master does not. ``--format openmetrics`` prints the
+metrics `poolterm exporter` serves, once, for node_exporter's textfile collector.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ import sys
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
+from poolterm.monitoring.metrics import Snapshot, openmetrics
+from poolterm.monitoring.rounds import RoundTimes
 from poolterm.probing.watch import Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
+
+#: What `check` can print.
+FORMATS = ("text", "json", "openmetrics")
 
 
 def register(sub) -> None:
@@ -26,7 +32,10 @@ def register(sub) -> None:
                     "Exit status: 0 healthy, 1 warning, 2 critical, 3 unknown.",
     )
     add_inventory_option(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text (default), json (one object), or openmetrics (the metrics `poolterm exporter` "
+                             "serves, once: for node_exporter's textfile collector)")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     parser.add_argument("--pool", metavar="NAME", help="only this pool of the inventory")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="how long a remote xe may take before it counts as hung (default: probe.timeout)")
@@ -36,25 +45,36 @@ def register(sub) -> None:
 def run(args) -> int:
     inventory, pools = load_pools(args)
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
-    diagnosis = asyncio.run(check(inventory, pools, timeout))
-    if args.json:
+    snapshot = asyncio.run(probe_once(inventory, pools, timeout))
+    diagnosis = snapshot.diagnosis
+    if args.format == "json":
         json.dump(to_json(diagnosis), sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.format == "openmetrics":
+        sys.stdout.write(openmetrics(snapshot).decode())
     else:
         sys.stdout.write(render_text(diagnosis))
     return diagnosis.severity.exit_code
 
 
 async def check(inventory, pools, timeout: float) -> Diagnosis:
+    """One probe round on every host of ``pools``, diagnosed."""
+    return (await probe_once(inventory, pools, timeout)).diagnosis
+
+
+async def probe_once(inventory, pools, timeout: float) -> Snapshot:
+    """One probe round on every host of ``pools``: its diagnosis and how long each host took."""
     raise_nofile_limit()
     hosts = [h for p in pools for h in p.hosts]
+    times = RoundTimes((h.name, p.name) for p in pools for h in p.hosts)
     connections = Connections(hosts, inventory.ssh)
-    watcher = Watcher(hosts, connections, interval=inventory.probe.interval, timeout=timeout)
+    watcher = Watcher(hosts, connections, interval=inventory.probe.interval, timeout=timeout, on_round=times.observe)
     try:
         observations = await watcher.probe_all()
     finally:
         await connections.close()
-    return diagnose(pools, observations, asyncio.get_running_loop().time())
+    now = asyncio.get_running_loop().time()
+    return Snapshot(diagnose(pools, observations, now), now, watcher.rounds, times.snapshot())
 
 
 def to_json(diagnosis: Diagnosis) -> dict:

@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 
-from poolterm.actions.journal import Journal, JournalError, ResumePoint, open_incident_journal
+from poolterm.actions.driver_lock import Seat, take_seat
+from poolterm.actions.journal import JournalError
 from poolterm.cli.journal_notes import close_journal
 from poolterm.cli.options import add_inventory_option, load_pools
 from poolterm.config.settings import Settings, SettingsError, load_settings
@@ -51,7 +52,11 @@ def add_console_options(parser: argparse.ArgumentParser) -> None:
                         help="teaching mode: every step's why, the verdict's evidence and the next key (t toggles)")
     parser.add_argument("--journal", metavar="PATH",
                         help="the incident journal to append to (default: a new one in the user state directory, "
-                             "or the one holding an interrupted playbook run)")
+                             "or the one holding an interrupted playbook run); a console opened on a journal "
+                             "another console drives follows it")
+    parser.add_argument("--journal-group", metavar="GROUP",
+                        help="share the journal with this group (mode 0660), for followers logged in as other "
+                             "users (`poolterm follow`); never readable by others")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,26 +66,36 @@ def run(args: argparse.Namespace) -> int:
     prepare_environment(settings, args.low_bandwidth)
     from poolterm.ui.app import PoolApp
 
-    journal, point = open_journal(args)
+    seat = open_seat(args, inventory.path)
 
     async def hang_up() -> None:  # the terminal vanished: the journal's last output reaches the disk
-        journal.close()
+        if seat.journal is not None:
+            seat.journal.close()
 
     try:
         app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
-                      ascii_only=True if args.ascii else None, own_process=True, journal=journal,
-                      teach=args.teach, resume=point, on_hangup=hang_up)
+                      ascii_only=True if args.ascii else None, own_process=True, seat=seat,
+                      journal_group=args.journal_group, teach=args.teach,
+                      resume=seat.point if seat.driving else None, on_hangup=hang_up)
         return exit_status(app, app.run())
     finally:
-        close_journal(journal)
+        leave_seat(seat)
 
 
-def open_journal(args: argparse.Namespace) -> tuple[Journal, ResumePoint | None]:
-    """The journal (``--journal``, or the one holding an interrupted run, or a new one) and that run."""
+def open_seat(args: argparse.Namespace, inventory) -> Seat:
+    """The journal (``--journal``, or the one holding an interrupted run, or a new one), to drive, or
+    to follow when another console drives it."""
     try:
-        return open_incident_journal(args.journal, sys.argv)
+        return take_seat(args.journal, sys.argv, inventory=inventory, group=getattr(args, "journal_group", None))
     except JournalError as exc:
         raise UsageError(str(exc)) from None
+
+
+def leave_seat(seat: Seat) -> None:
+    if seat.journal is not None:
+        close_journal(seat.journal)
+    if seat.lock is not None:
+        seat.lock.release()
 
 
 def console_settings() -> Settings:

@@ -26,11 +26,11 @@ from poolterm.cli.console import (
     add_console_options,
     console_settings,
     exit_status,
-    open_journal,
+    leave_seat,
+    open_seat,
     prepare_environment,
     require_terminal,
 )
-from poolterm.cli.journal_notes import close_journal
 from poolterm.config.inventory import ConfigError, load_inventory
 from poolterm.diagnosis.drill import DRILLS, FAULT_DELAY, Drill, DrillError, check_name
 from poolterm.errors import UsageError
@@ -171,23 +171,25 @@ async def _demo(args: argparse.Namespace, directory: Path, settings, params: Sim
             if args.journal is None:
                 # A drill's journal lives with its simulator: never offer to resume a real incident here.
                 args.journal = str(directory / "journal.jsonl")
-            journal, point = open_journal(args)
+            seat = open_seat(args, sim.hosts_yaml)
 
             async def hang_up() -> None:
                 """The terminal vanished and the process ends at once: what run() would have done."""
                 await sim.stop()
-                journal.close()
+                if seat.journal is not None:
+                    seat.journal.close()
                 if args.dir is None:
                     shutil.rmtree(directory, ignore_errors=True)
 
             try:
                 app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                               ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
-                              own_process=True, journal=journal, timing=timing, teach=args.teach, resume=point,
+                              own_process=True, seat=seat, journal_group=args.journal_group, timing=timing,
+                              teach=args.teach, resume=seat.point if seat.driving else None,
                               drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up)
                 result = await app.run_async()
             finally:
-                close_journal(journal)
+                leave_seat(seat)
             return exit_status(app, result)
     except (SimulatorError, ConfigError) as exc:
         raise UsageError(str(exc)) from None

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from poolterm import __version__
-from poolterm.cli import check, console, demo, playbook, report, sim
+from poolterm.cli import check, console, demo, discover, exporter, follow, playbook, report, sim
 from poolterm.errors import PooltermError
 
 
@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     console.register(sub, parser)
     check.register(sub)
+    discover.register(sub)
+    exporter.register(sub)
     demo.register(sub)
+    follow.register(sub)
     sim.register(sub)
     playbook.register(sub)
     report.register(sub)

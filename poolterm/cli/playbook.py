@@ -18,8 +18,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from poolterm.actions.driver_lock import take_seat
 from poolterm.actions.gate import ConfirmRequest, OverrideRequest
-from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint, open_incident_journal
+from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint
 from poolterm.actions.records import PlaybookEnd
 from poolterm.cli.journal_notes import close_journal, journal_changed
 from poolterm.cli.options import add_inventory_option, load_pools
@@ -176,14 +177,19 @@ def run_playbook(args: argparse.Namespace) -> int:
     timing = Timing(fuse=args.fuse, xapi_start=args.xapi_start, boot=args.boot,
                     probe=probe_budget(timeout, inventory.ssh.connect_timeout))
     try:
-        journal, point = open_incident_journal(args.journal, sys.argv)
+        seat = take_seat(args.journal, sys.argv, inventory=inventory.path)
     except JournalError as exc:
         raise UsageError(str(exc)) from None
+    if not seat.driving:
+        raise UsageError(f"{seat.driver.describe()} drives the incident in {seat.path}: one driver at a time. "
+                         f"Watch it with `poolterm follow {seat.path}`, or take the wheel there (T)")
+    journal, point = seat.journal, seat.point
     journal.on_change = journal_changed
     try:
         return asyncio.run(_run(args, inventory, pool, playbook, timing, timeout, journal, point, secrets))
     finally:
         close_journal(journal)
+        seat.lock.release()
 
 
 async def _retry_journal(journal: Journal) -> None:

@@ -17,6 +17,7 @@ from poolterm.sim.control import (
     ACTIONS,
     DATA_ACTIONS,
     FAULT_ACTIONS,
+    KEY_ACTIONS,
     PAIR_ACTIONS,
     ControlError,
     RemoteExec,
@@ -65,6 +66,8 @@ Drive a running simulator.
   uncut HOST PEER   they reach each other again
   reinstall HOST    fresh install of a powered-off host: new uuid and pool secret,
                     its own pool of one (root password: "Lab root pw") once powered on
+  rekey HOST        a new SSH host key, as after a reinstall: its connections are dropped, new
+                    ones see the new key (DIR/known_hosts keeps the old one, as yours would)
   write-file HOST PATH
                     replace PATH (/etc/xensource/pool.conf or /etc/xensource-inventory)
                     with standard input, byte for byte: hostile or damaged content
@@ -72,7 +75,8 @@ Drive a running simulator.
                     give HOST any name-label in its pool's databases, as xapi would
                     take it from xe host-param-set (hostile text included)
   status            ground truth: power, link, xapi, pool.conf, emergency, the xapi sessions
-                    and HTTPS requests each host has served (and cuts, HA) per host
+                    and HTTPS requests each host has served (and cuts, HA) per host;
+                    --json adds each host's host_key fingerprint
 """
 
 EXEC_HELP = """\
@@ -226,7 +230,7 @@ def _control_path(directory: str) -> Path:
 
 
 def ctl_command(args: argparse.Namespace) -> int:
-    if args.action in FAULT_ACTIONS and not args.host:
+    if args.action in (*FAULT_ACTIONS, *KEY_ACTIONS) and not args.host:
         raise UsageError(f"sim ctl {args.action} needs a HOST")
     if args.action in PAIR_ACTIONS and (not args.host or not args.value):
         raise UsageError(f"sim ctl {args.action} needs a HOST and a PEER")
@@ -249,6 +253,8 @@ def ctl_command(args: argparse.Namespace) -> int:
         sys.stdout.write(format_status(answer))
     elif args.action in PAIR_ACTIONS:
         print(f"{args.host} and {args.value}: {args.action} done")
+    elif args.action in KEY_ACTIONS:
+        print(f"{args.host}: {args.action} done, new host key {answer.get('host_key')}")
     else:
         print(f"{args.host}: {args.action} done")
     return 0

@@ -656,6 +656,13 @@ def render(text: str, bindings: Mapping[str, HostRef], view: PoolView | None = N
     return _TEMPLATE.sub(value, text)
 
 
+def render_known(text: str, bindings: Mapping[str, HostRef]) -> str:
+    """``text`` with the bindings that are known filled in; the others stay as written (``{candidate}``
+    until the step that chooses it)."""
+    return _TEMPLATE.sub(lambda m: render(m.group(0), bindings) if hosts_of(bindings.get(m.group(1))) else m.group(0),
+                         text)
+
+
 @dataclass(frozen=True)
 class ResumeAt:
     """Where a resumed run starts: the first step not completed, and whether its action was already taken."""

@@ -19,7 +19,8 @@ Protocol, one JSON array per line:
   ``["r", ROUNDS]`` after each batch: probe rounds finished so far. With
   ``--diagnose``, ``["d", DIAGNOSIS]`` (see :class:`DiagnosisEncoder`): the
   diagnosis of every observation sent so far, at the child's clock.
-* parent → child: ``["wake", HOST or null]``, ``["pause", true|false]``.
+* parent → child: ``["wake", HOST or null]``, ``["pause", true|false]``, ``["reconnect", HOST]``
+  (its known_hosts changed: connect again now).
   End of stdin (the console closed the pipe, or died) stops probing and exits.
 
 Batches are sent at most every :data:`FLUSH_SECONDS`, with only the newest
@@ -55,7 +56,7 @@ from poolterm.model import (
     XapiState,
     XeCall,
 )
-from poolterm.probing.watch import Watcher
+from poolterm.probing.watch import RoundDone, Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
 from poolterm.xha import Liveset, Peer
 
@@ -208,7 +209,8 @@ def pacing_of(watcher: Watcher, now: float) -> dict[str, tuple[str, int]]:
     return {pool: (pacer.mode(pool, now), pacer.load(pool, now)) for pool in pacer.pools()}
 
 
-def start_probing(inventory, *, interval: float, timeout: float, publish: Publish) -> tuple[Connections, Watcher]:
+def start_probing(inventory, *, interval: float, timeout: float, publish: Publish,
+                  on_round: RoundDone | None = None) -> tuple[Connections, Watcher]:
     """Connections and a started Watcher for every host; call inside a running event loop."""
     hosts = inventory.hosts()
     watcher: Watcher | None = None
@@ -223,7 +225,7 @@ def start_probing(inventory, *, interval: float, timeout: float, publish: Publis
 
     connections = Connections(hosts, inventory.ssh, on_change=changed)
     watcher = Watcher(hosts, connections, interval=interval, timeout=timeout, publish=publish,
-                      budget=inventory.probe.master_budget)
+                      budget=inventory.probe.master_budget, on_round=on_round)
     watcher.start()
     return connections, watcher
 
@@ -317,6 +319,8 @@ def obey(watcher: Watcher, command: list[Any]) -> None:
         watcher.wake(argument)
     elif verb == "pause":
         watcher.paused = bool(argument)
+    elif verb == "reconnect" and argument in watcher.hosts:
+        watcher.reconnect(argument)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,9 +20,11 @@ from collections import deque
 from typing import Callable, Mapping, Sequence
 
 from poolterm.diagnosis.diagnose import diagnose
+from poolterm.errors import HostKeyError
 from poolterm.model import Diagnosis, Observation, Reach
 from poolterm.probing.service import DiagnosisDecoder, decode_observation, dumps, pacing_of, start_probing
 from poolterm.probing.watch import Watcher
+from poolterm.transport.hostkeys import KeyCheck
 from poolterm.transport.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
 
 Publish = Callable[[Observation], None]
@@ -202,6 +204,20 @@ class LiveSource:
         if self.watcher is not None:
             self.watcher.wake()
         self._tell(["wake", None])
+
+    def reconnect(self, host: str) -> None:
+        """Connect to ``host`` again now, reading known_hosts anew: here and in the probe process."""
+        if self.connections is not None:
+            self.connections.reset(host)
+        if self.watcher is not None:
+            self.watcher.reconnect(host)
+        self._tell(["reconnect", host])
+
+    async def host_keys(self, host: str) -> KeyCheck:
+        """What ``host`` offers now and what known_hosts records (:meth:`Connections.host_keys`)."""
+        if self.connections is None:
+            raise HostKeyError(f"{host}: not connected yet")
+        return await self.connections.host_keys(host)
 
     async def run(self, host: str, command: str, *, deadline: float, on_line: LineSink) -> RunResult:
         if self.connections is None:

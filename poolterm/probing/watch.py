@@ -24,11 +24,13 @@ from poolterm.transport.ssh import Connections, HostUnavailable
 DEADLINE_SLACK = 5.0
 
 Publish = Callable[[Observation], None]
+#: Told each host's round as it ends: the host, and the round's seconds (the exporter's histogram).
+RoundDone = Callable[[str, float], None]
 
 
 class Watcher:
     def __init__(self, hosts: Iterable, connections: Connections, *, interval: float, timeout: float,
-                 publish: Publish | None = None, budget: int | None = None):
+                 publish: Publish | None = None, budget: int | None = None, on_round: RoundDone | None = None):
         """``budget``: each master's, in sessions and TLS connections a minute (:mod:`.pacing`);
         None asks everything every round."""
         hosts = list(hosts)
@@ -41,6 +43,7 @@ class Watcher:
         self.timeout = timeout
         self.observations: dict[str, Observation] = {}
         self._publish = publish or (lambda obs: None)
+        self._on_round = on_round or (lambda name, seconds: None)
         self._tasks: dict[str, asyncio.Task] = {}
         self._wake: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self.hosts}
         self.paused = False
@@ -50,6 +53,7 @@ class Watcher:
     async def probe(self, name: str) -> Observation:
         """Probe one host once and publish what it shows, as it shows it."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         previous = self.observations.get(name)
         known = _known(previous)
         parser = ProbeParser(name)
@@ -77,6 +81,7 @@ class Watcher:
             obs = Observation(host=name, at=loop.time(), reach=exc.reach, reach_detail=exc.detail,
                               last_seen=known.last_seen if known else None, complete=True, stale=known)
         self.rounds += 1
+        self._on_round(name, loop.time() - started)
         return self._store(obs, known, previous, plan)
 
     def _store(self, obs: Observation, known: Observation | None, previous: Observation | None = None,
@@ -112,6 +117,11 @@ class Watcher:
         for host in [name] if name else self.hosts:
             if host in self._wake:
                 self._wake[host].set()
+
+    def reconnect(self, name: str) -> None:
+        """Connect to ``name`` again now, with known_hosts read anew (the operator trusted its key)."""
+        self.connections.reset(name)
+        self.wake(name)
 
     async def _loop(self, name: str) -> None:
         while True:

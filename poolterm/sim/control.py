@@ -10,7 +10,10 @@ Requests, one JSON object per line:
 - ``{"action": "write-file", "host": "plot3", "path": "/etc/xensource/pool.conf", "content": "..."}``
   and ``{"action": "set-name-label", "host": "plot3", "label": "..."}``: plant any text, hostile
   included (text that stands for bytes which are not UTF-8 leaves the host as those bytes)
-- ``{"action": "status"}`` -> the World's status with ``"ok": true`` added
+- ``{"action": "rekey", "host": "plot5"}``: a new ed25519 host key; connections to plot5 are dropped ->
+  ``{"ok": true, "action": "rekey", "host": "plot5", "host_key": "SHA256:..."}``
+- ``{"action": "status"}`` -> the World's status with ``"ok": true`` added (and each host's
+  ``host_key`` fingerprint)
 - ``{"action": "exec", "host": "plot2", "command": "...", "stdin": "..."}`` ->
   frames ``{"stdout": "..."}`` / ``{"stderr": "..."}`` then ``{"exit": N}``
   (plus ``"signal": "TERM"`` when a signal ended it).  Without ``"stdin"`` the
@@ -58,7 +61,9 @@ DATA_ACTIONS = {
     "write-file": "path",  # content: the request's "content"
     "set-name-label": "label",
 }
-ACTIONS = (*FAULT_ACTIONS, *PAIR_ACTIONS, *DATA_ACTIONS, "status")
+#: Actions on a host's sshd rather than on the World: a new host key, as after a reinstall.
+KEY_ACTIONS = ("rekey",)
+ACTIONS = (*FAULT_ACTIONS, *PAIR_ACTIONS, *DATA_ACTIONS, *KEY_ACTIONS, "status")
 #: The request fields passed on to `Simulator.ctl` besides the action and the host.
 REQUEST_FIELDS = ("path", "content", "label", "peer")
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from poolterm.errors import SimulatorError
-from poolterm.sim.control import ACTIONS, DATA_ACTIONS, FAULT_ACTIONS, PAIR_ACTIONS, ControlServer
+from poolterm.sim.control import ACTIONS, DATA_ACTIONS, FAULT_ACTIONS, KEY_ACTIONS, PAIR_ACTIONS, ControlServer
 from poolterm.sim.server import HostServer
 from poolterm.sim.shell import Io, Shell
 from poolterm.sim.world import SimError, SimParams, World, XeAsk, XeDone, XeHang, default_addresses
@@ -370,7 +370,12 @@ class Simulator:
             raise SimError(f"unknown host {name!r}") from None
 
     def status(self) -> dict:
-        return self.live.act("status")
+        """The World's ground truth, plus each host's SSH host key fingerprint (``host_key``: the
+        keys belong to the sshds, not to the World)."""
+        status = self.live.act("status")
+        for host in status["hosts"]:
+            host["host_key"] = self._servers[host["name"]].fingerprint
+        return status
 
     # driving
 
@@ -382,6 +387,8 @@ class Simulator:
             return self._plant(action, host, data)
         if action in PAIR_ACTIONS:
             return self._pair(action, host, data.get("peer"))
+        if action in KEY_ACTIONS:
+            return self.rekey(host)
         method = FAULT_ACTIONS.get(action)
         if method is None:
             raise SimError(f"unknown action {action!r} (expected one of: {', '.join(ACTIONS)})")
@@ -390,6 +397,15 @@ class Simulator:
         self._server(host)
         self.live.act(method, host)
         return {"ok": True, "action": action, "host": host}
+
+    def rekey(self, host: str | None) -> dict:
+        """Give ``host`` a new ed25519 host key, as a reinstall does. DIR/known_hosts keeps the old
+        one, as an operator's known_hosts would: the next connection sees a changed key."""
+        if not host:
+            raise SimError("rekey needs a host name")
+        server = self._server(host)
+        server.rekey(asyncssh.generate_private_key("ssh-ed25519"))
+        return {"ok": True, "action": "rekey", "host": host, "host_key": server.fingerprint}
 
     def _pair(self, action: str, host: str | None, peer: object) -> dict:
         if not host or not peer:

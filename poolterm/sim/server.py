@@ -353,14 +353,23 @@ class HostServer:
         self.address = address
         self.port = port
         self.host_key = host_key
+        #: The host key's SHA-256 fingerprint as ``ssh-keygen -l`` prints it (``SHA256:...``), kept:
+        #: every status asks for it.
+        self.fingerprint = host_key.get_fingerprint("sha256")
         self.face = "up"
         self.epoch = 0
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task | None = None
         self._relays: set[_Relay] = set()
         self._tasks: set[asyncio.Task] = set()
-        self._options = asyncssh.SSHServerConnectionOptions(
-            server_host_keys=[host_key],
+        self._client_key = client_key
+        self._options = self._server_options()
+
+    def _server_options(self) -> asyncssh.SSHServerConnectionOptions:
+        """What every new connection is served with (read at each accept: a rekey takes effect at once)."""
+        host, client_key = self.host, self._client_key
+        return asyncssh.SSHServerConnectionOptions(
+            server_host_keys=[self.host_key],
             server_factory=lambda: _SSHD(host, client_key),
             x11_forwarding=False,
             agent_forwarding=False,
@@ -374,6 +383,15 @@ class HostServer:
             # context per packet, which dominates CPU with 1000 hosts in one process.
             encryption_algs=SERVER_CIPHERS,
         )
+
+    def rekey(self, host_key: asyncssh.SSHKey) -> None:
+        """A new host key, as a reinstalled host has: new connections are served with it, and the
+        connections made before are dropped (reset), as the host's reboot into sshd drops them."""
+        self.host_key = host_key
+        self.fingerprint = host_key.get_fingerprint("sha256")
+        self._options = self._server_options()
+        for relay in list(self._relays):
+            relay.reset()
 
     def start(self, face: str, epoch: int) -> None:
         """Bind (learning the port when it was 0) and take the face the world shows."""

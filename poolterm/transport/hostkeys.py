@@ -88,6 +88,37 @@ class HostKey:
         return f"{self.algorithm} {base64.b64encode(self.blob).decode()}"
 
 
+@dataclass(frozen=True)
+class KeyCheck:
+    """A host's offered key beside what its known_hosts records for it."""
+
+    name: str  # the inventory's name for the host
+    host: str  # the name known_hosts knows it by (its address, or ssh_host)
+    port: int
+    known_hosts: Path
+    offered: HostKey
+    recorded: tuple[HostKey, ...]
+
+    @property
+    def status(self) -> KeyStatus:
+        return status(self.offered, list(self.recorded))
+
+    @property
+    def pattern(self) -> str:
+        return host_pattern(self.host, self.port)
+
+
+def accept(check: KeyCheck) -> int:
+    """Trust the key ``check`` saw, as the operator decided: appended when nothing was recorded,
+    replacing the recorded keys when they differ; the number of lines removed."""
+    if check.status is KeyStatus.KNOWN:
+        return 0
+    if check.status is KeyStatus.NEW:
+        trust(check.known_hosts, check.host, check.port, check.offered)
+        return 0
+    return replace(check.known_hosts, check.host, check.port, check.offered)
+
+
 def _wire_strings(blob: bytes) -> list[bytes]:
     """The length-prefixed strings of an SSH wire-format key."""
     fields, at = [], 0

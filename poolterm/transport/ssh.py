@@ -24,7 +24,7 @@ from poolterm.config.ssh_config import check_ssh_config
 from poolterm.errors import HostKeyError
 from poolterm.model import Reach
 from poolterm.transport import hostkeys
-from poolterm.transport.hostkeys import HostKey
+from poolterm.transport.hostkeys import KeyCheck
 from poolterm.transport.sshlib import asyncssh
 from poolterm.untrusted import LineDecoder, escape
 
@@ -235,14 +235,15 @@ class Connections:
         path = self._links[name].spec.known_hosts
         return Path(path) if path else Path("~/.ssh/known_hosts").expanduser()
 
-    async def host_keys(self, name: str) -> tuple[str, int, HostKey, list[HostKey]]:
-        """What host ``name`` offers now (through the same jumps as its connection), and what its
-        known_hosts records for it: ``(known_hosts name, port, offered, recorded)``. A recorded key's
-        type is asked for first, so that a changed key is compared with its own kind."""
+    async def host_keys(self, name: str) -> KeyCheck:
+        """What host ``name`` offers now, through the same jumps as its connection, beside what its
+        known_hosts records for it. A recorded key's type is asked for first, so that a changed key
+        is compared with a key of its own kind."""
         spec = self._links[name].spec
         target = spec.ssh_host or spec.address
         port = spec.port or 22
-        recorded = hostkeys.recorded(self.known_hosts_path(name), target, port)
+        path = self.known_hosts_path(name)
+        recorded = hostkeys.recorded(path, target, port)
         try:
             known = self._load_known_hosts(spec.known_hosts)
             tunnel = (await self._jump(spec.jump, known) if spec.jump is not None
@@ -252,7 +253,7 @@ class Connections:
         algorithms = tuple(dict.fromkeys(key.algorithm for key in recorded))
         offered = await hostkeys.offered(target, port, tunnel=tunnel, algorithms=algorithms,
                                          timeout=self._settings.connect_timeout)
-        return target, port, offered, recorded
+        return KeyCheck(name, target, port, path, offered, tuple(recorded))
 
     def _load_known_hosts(self, path: Path | None):
         path = Path(path) if path else Path("~/.ssh/known_hosts").expanduser()

@@ -34,8 +34,9 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from poolterm.actions.commands import PromptError, curated_queries, parse_prompt, read_only_refusal
+from poolterm.actions.driver_lock import Seat
 from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint, new_path
-from poolterm.actions.records import PoolVerdict
+from poolterm.actions.records import Note, PoolVerdict
 from poolterm.config.settings import Settings, default_save_dir, user_themes_dir
 from poolterm.diagnosis.drill import Drill
 from poolterm.model import Diagnosis, Verdict
@@ -45,6 +46,7 @@ from poolterm.probing.watch import DEADLINE_SLACK
 from poolterm.ui.availability import ConsoleState, available, why_not
 from poolterm.ui.banner import Badges, VerdictBanner
 from poolterm.ui.command_runs import CommandRuns
+from poolterm.ui.crew import Crew
 from poolterm.ui.detail import HostDetailScreen, HostPanel
 from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualStep, OverrideDialog
 from poolterm.ui.drill_coach import DrillCoach
@@ -53,6 +55,7 @@ from poolterm.ui.faults import SimulatorActions
 from poolterm.ui.grid import HostGrid
 from poolterm.ui.hangup import HangUp
 from poolterm.ui.help import HelpScreen
+from poolterm.ui.key_trust import KEY_PROBLEMS, KeyTrust
 from poolterm.ui.logpane import LogPane
 from poolterm.ui.messages import (
     CommandFinished,
@@ -112,6 +115,13 @@ class PoolApp(App[int]):
                 tooltip="show only the selected host's lines in the log (again: all hosts)"),
         Binding("ctrl+f", "log_search", "Search log", id="log-search", show=False),
         Binding("i", "inject_fault", "Inject", id="inject-fault", tooltip="simulator fault on the selected host"),
+        Binding("n", "note", "Note", id="note", tooltip="a one-line note for everyone on this incident (journaled)"),
+        Binding("T", "take_wheel", "Take the wheel", id="take-wheel",
+                tooltip="drive this incident: type the driver's user name and a reason (journaled)"),
+        Binding("W", "pass_wheel", "Pass the wheel", id="pass-wheel", show=False,
+                tooltip="stop driving: what runs stops, and a follower may take the wheel"),
+        Binding("K", "trust_key", "Trust key", id="trust-key",
+                tooltip="compare the SSH host key the selected host offers with known_hosts, and trust it"),
     ]
 
     # repaint=False: a reactive on the App repaints the whole screen by default, and
@@ -143,6 +153,8 @@ class PoolApp(App[int]):
         resume: ResumePoint | None = None,
         drill: Drill | None = None,
         on_hangup: Callable[[], Awaitable[None]] | None = None,
+        seat: Seat | None = None,
+        journal_group: str | None = None,
     ) -> None:
         super().__init__()
         if drill is not None and demo is None:
@@ -171,6 +183,13 @@ class PoolApp(App[int]):
         self.drill = DrillCoach(self, drill, demo) if drill is not None else None
         self.simulator = SimulatorActions(self) if demo is not None else None
         self.commands = CommandRuns(self)
+        self.key_trust = KeyTrust(self)
+        self._read_only_asked = read_only
+        self.crew: Crew | None = None
+        if seat is not None:  # driver or follower of the journal: the wheel, the notes, the replay
+            self.journal = seat.journal
+            self.crew = Crew(self, seat.path, lock=seat.lock, driver=seat.driver, group=journal_group,
+                             inventory=getattr(getattr(source, "inventory", None), "path", None))
         self.playbooks = PlaybookRuns(self, timing=timing, resume=resume)
         self.recompute = RecomputeLoop(job=source.diagnosis_job, threaded=source.live,
                                        show=lambda diagnosis: self._show(diagnosis),
@@ -233,6 +252,8 @@ class PoolApp(App[int]):
         self._apply_keymap()
         self._open_journal()
         self._watch_journal()
+        if self.crew is not None:
+            self.crew.start()
         self.grid.focus()
         self._badges()
         self.playbook_panel.teach = self.teach
@@ -266,10 +287,12 @@ class PoolApp(App[int]):
         await self.source.close()
         if self._own_journal and self.journal is not None:
             self.journal.close()
+        if self.crew is not None:
+            self.crew.close()
 
     def _open_journal(self) -> None:
         """A live console journals everything; without a journal it runs no command at all."""
-        if self.journal is not None or not self.source.live:
+        if self.journal is not None or not self.source.live or self.crew is not None:
             return
         try:
             self.journal = Journal.open(new_path(), argv=sys.argv)
@@ -303,6 +326,27 @@ class PoolApp(App[int]):
             self.notify(text, title="journal", timeout=10, markup=False)
         self.log_pane.append(None, "stderr" if journal.failing else "info", text, at=self.clock())
         self._badges()
+
+    def take_journal(self, journal: Journal) -> None:
+        """This console drives now (it took the wheel): it writes ``journal``."""
+        self.journal, self._own_journal = journal, True
+        self._watch_journal()
+        self._badges()
+
+    def give_up_journal(self) -> None:
+        """This console follows now (it let go of the wheel): it writes nothing but notes."""
+        if self.journal is not None:
+            self.journal.close()
+        self.journal, self._own_journal = None, False
+        self._badges()
+
+    async def stop_runs(self) -> None:
+        """Cancel the command and the playbook this console runs, and wait until their ends are journaled."""
+        workers = [w for w in (self.commands.worker, self.playbooks.worker) if w is not None]
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            await worker.wait()
 
     def _retry_journal(self) -> None:
         if self.journal is not None:
@@ -442,7 +486,13 @@ class PoolApp(App[int]):
             filter_set=bool(self.filter_text or self._filter_bar_open), has_selection=bool(self.selected),
             journal=self.journal is not None, read_only=self.read_only,
             drill_injecting=self.drill is not None and self.drill.injecting,
-            recommended=self.recommended_pool() is not None, resumable=self.playbooks.resumable is not None)
+            recommended=self.recommended_pool() is not None, resumable=self.playbooks.resumable is not None,
+            key_problem=self._key_problem(self.selected),
+            crew=self.crew is not None, following=self.crew.driver_text() if self.crew is not None else "")
+
+    def _key_problem(self, name: str | None) -> bool:
+        observation = self.source.observation(name) if name else None
+        return observation is not None and observation.reach in KEY_PROBLEMS
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "run_xe":
@@ -468,6 +518,8 @@ class PoolApp(App[int]):
         return all(isinstance(screen, CommandPalette) for screen in self.screen_stack[1:])
 
     def xe_refusal(self, line: str) -> str | None:
+        if self.crew is not None and self.crew.following:
+            return self.crew.driver_text()
         try:
             request = parse_prompt(line)
         except PromptError as exc:
@@ -546,6 +598,32 @@ class PoolApp(App[int]):
             self.notify("probing stopped, display frozen; p resumes", title="paused", markup=False)
         else:
             self.recompute.request()
+
+    def action_note(self) -> None:
+        if self._allowed("note"):
+            self.run_worker(self._note(), group="note", exclusive=True, exit_on_error=False)
+
+    async def _note(self) -> None:
+        if self.crew is not None:
+            await self.crew.write_note()
+            return
+        text = await self.push_screen_wait(LinePrompt("Note for the journal", placeholder="one line"))
+        if text and self.journal is not None:
+            self.journal.write(Note(operator=self.journal.operator, role="driver", text=text))
+            self.log_pane.append(None, "note", f"{self.journal.operator} (you): {text}", at=self.clock())
+
+    def action_take_wheel(self) -> None:
+        if self._allowed("take_wheel"):
+            self.run_worker(self.crew.ask_for_wheel(), group="wheel", exclusive=True, exit_on_error=False)
+
+    def action_pass_wheel(self) -> None:
+        if self._allowed("pass_wheel"):
+            self.run_worker(self.crew.pass_wheel(), group="wheel", exclusive=True, exit_on_error=False)
+
+    def action_trust_key(self) -> None:
+        if self._allowed("trust_key"):
+            self.run_worker(self.key_trust.check(self.selected), group="trust-key", exclusive=True,
+                            exit_on_error=False)
 
     def action_pause(self) -> None:
         if self._allowed("pause"):
@@ -771,7 +849,14 @@ class PoolApp(App[int]):
                                       command=self.commands.label if self.commands.running else "",
                                       playbook=playbook, playbook_pool=pool, teach=self.teach,
                                       drill_setup=self.drill is not None and self.drill.injecting,
-                                      journal_failing=self.journal is not None and self.journal.failing is not None))
+                                      journal_failing=self.journal is not None and self.journal.failing is not None,
+                                      following=self._following_badge()))
+
+    def _following_badge(self) -> str:
+        crew = self.crew
+        if crew is None or not crew.following:
+            return ""
+        return "no driver" if crew.free else (crew.driver.user if crew.driver else "another console")
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         """(title, help, callback) for everything the palette offers now, filtered by check_action."""

@@ -14,6 +14,9 @@ from typing import Callable
 
 #: Actions on the main screen's grid and log: hidden while another screen is on top.
 MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "detail", "log_only_host", "log_search"})
+#: What a follower may not do: anything that sends a command, or writes to the journal but a note.
+FOLLOWER_REFUSES = frozenset({"query_menu", "xe_prompt", "recommended", "start_playbook", "trust_key",
+                              "inject_fault"})
 #: Actions the drill holds back while it sets its fault up.
 HELD_BY_DRILL = frozenset({"recommended", "start_playbook"})
 DRILL_SETUP = "the drill is still setting up its fault: wait for \"recover the pool\""
@@ -37,6 +40,9 @@ class ConsoleState:
     drill_injecting: bool = False
     recommended: bool = False  # the verdict recommends a playbook
     resumable: bool = False  # a run of this session stopped and can be resumed
+    key_problem: bool = False  # the selected host's SSH key is unknown or changed: it has a key to check
+    crew: bool = False  # this console shares its journal with others (it drives or follows)
+    following: str = ""  # this console follows: who drives, as a refusal says it ("" while it drives)
 
 
 Availability = bool | None
@@ -66,6 +72,12 @@ RULES: dict[str, tuple[Rule, str]] = {
     "xe_prompt": (_enabled_or_greyed(lambda s: s.live and s.has_selection and s.journal),
                   "no host selected, or no connections in this view"),
     "detail": (_enabled_or_greyed(lambda s: s.has_selection), "no host selected"),
+    "note": (_shown_or_hidden(lambda s: s.crew or s.journal), "no journal to write a note to"),
+    "take_wheel": (_shown_or_hidden(lambda s: bool(s.following)), "this console drives the incident already"),
+    "pass_wheel": (_shown_or_hidden(lambda s: s.crew and not s.following),
+                   "this console does not drive the incident"),
+    "trust_key": (_shown_or_hidden(lambda s: s.live and s.key_problem),
+                  "only a host in host-key-unknown or host-key-changed has a key to check and trust"),
     "log_only_host": (_enabled_or_greyed(lambda s: s.has_selection), "no host selected"),
     "recommended": (_enabled_or_greyed(lambda s: (s.recommended or s.resumable) and not s.playbook_running),
                     "no playbook is recommended for the current verdict, or one is running already"),
@@ -83,12 +95,17 @@ def available(action: str, state: ConsoleState) -> Availability:
     if action in HELD_BY_DRILL and state.drill_injecting:
         return None
     rule = RULES.get(action)
-    return rule[0](state) if rule else True
+    allowed = rule[0](state) if rule else True
+    if state.following and action in FOLLOWER_REFUSES and allowed is not False:
+        return None  # shown, greyed: the help screen and a refusal say who drives
+    return allowed
 
 
 def why_not(action: str, state: ConsoleState) -> str:
     """Why ``action`` is greyed out or hidden, in words for the help screen and notices."""
     if action in HELD_BY_DRILL and state.drill_injecting:
         return DRILL_SETUP
+    if state.following and action in FOLLOWER_REFUSES:
+        return state.following
     rule = RULES.get(action)
     return rule[1] if rule else FALLBACK

@@ -44,9 +44,12 @@ class Badges:
     teach: bool = False
     drill_setup: bool = False  # a drill is still injecting its fault: R waits for it
     journal_failing: bool = False  # the journal cannot be written: records wait in memory
+    following: str = ""  # this console follows: who drives ("no driver" when the wheel is free)
 
     def words(self) -> list[str]:
         words = [JOURNAL_FAILING] if self.journal_failing else []
+        if self.following:
+            words.append(f"FOLLOWING {self.following}")
         if self.paused:
             words.append("PAUSED")
         if self.filter_text:
@@ -171,6 +174,10 @@ class VerdictBanner(Static):
             advice = f"Next: follow playbook {self.badges.playbook} in its panel (x cancels it)."
         elif self.badges.drill_setup:
             advice = "Next: wait: the drill is still setting up its fault."
+        elif self.badges.following:
+            driver = "no one" if self.badges.following == "no driver" else self.badges.following
+            advice = (f"{driver} drives this incident; you follow: watch the log and the panel, n writes a note"
+                      + (", T takes the wheel." if driver == "no one" else "."))
         else:
             advice = f"Next: {pool.advice}" if pool.advice else "Next: read the evidence of the listed hosts."
             if pool.playbook and not self.badges.playbook:

@@ -241,3 +241,89 @@ class PasswordPrompt(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.query_one(Input).value = ""
         self.dismiss(None)
+
+
+class TrustKeyDialog(ModalScreen[bool]):
+    """A host key known_hosts does not vouch for: the fingerprint offered (and the one recorded, for a
+    change), what a change means, and the host's name to type to trust it. Dismisses with True only
+    when the name typed is the host's; esc, ctrl+g or an empty line trusts nothing."""
+
+    BINDINGS = [Binding("escape,ctrl+g", "cancel", "Trust nothing", id="trust.cancel")]
+
+    def __init__(self, host: str, title: str, body: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.host = host
+        self.key_title = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog override-dialog"):
+            yield Label(self.key_title, classes="dialog-title")
+            yield Static(self.body, id="trust-body", markup=False)
+            yield Input(placeholder=f"host name ({self.host}) to trust this key", id="trust-host",
+                        select_on_focus=False)
+            yield Static("", id="trust-error", markup=False)
+            yield Static("enter: trust | esc or ctrl+g: trust nothing", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        typed = event.value.strip()
+        if not typed:
+            self.dismiss(False)
+        elif typed == self.host:
+            self.dismiss(True)
+        else:
+            event.input.value = ""
+            self.query_one("#trust-error", Static).update(f"that is not {self.host}'s name: nothing trusted yet")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class TakeWheelDialog(ModalScreen[tuple[str, str] | None]):
+    """Taking the wheel of an incident: the driver's user name, typed, and a reason (both journaled).
+    ``alive``: the driver's console still runs, and will be asked to stop what it runs and let go."""
+
+    BINDINGS = [Binding("escape,ctrl+g", "keep", "Keep following", id="wheel.keep")]
+
+    def __init__(self, driver: str, *, alive: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.driver = driver
+        self.alive = alive
+
+    def compose(self) -> ComposeResult:
+        if self.alive:
+            text = (f"{self.driver}'s console drives this incident and still runs. Taking the wheel asks it to stop "
+                    "what it runs now (a playbook stops at its step and can be resumed) and to let go; then "
+                    "this console drives. Tell them first if you can: they will see your reason.")
+        else:
+            text = (f"{self.driver}'s console is gone or let go of the wheel: no one drives. Taking the wheel "
+                    "makes this console the one that sends commands; an unfinished playbook is offered for resume "
+                    "at the step the journal says.")
+        with Vertical(classes="dialog override-dialog"):
+            yield Label(f"Take the wheel from {self.driver}?", classes="dialog-title")
+            yield Static(text, id="wheel-text", markup=False)
+            yield Input(placeholder=f"the driver's user name ({self.driver})", id="wheel-driver",
+                        select_on_focus=False)
+            yield Input(placeholder="reason (journaled, shown to everyone)", id="wheel-reason", select_on_focus=False)
+            yield Static("enter: next field / take the wheel | esc or ctrl+g: keep following", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#wheel-driver", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        typed = self.query_one("#wheel-driver", Input).value.strip()
+        reason = self.query_one("#wheel-reason", Input).value.strip()
+        if not typed:
+            self.dismiss(None)
+        elif event.input.id == "wheel-driver" or not reason:
+            self.query_one("#wheel-reason", Input).focus()
+        else:
+            self.dismiss((typed, reason))
+
+    def action_keep(self) -> None:
+        self.dismiss(None)

@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from poolterm.model import Candidate, Finding, HostState, Observation, PoolDiagnosis
+from poolterm.model import Candidate, Finding, HostState, Observation, PoolDiagnosis, Reach
 from poolterm.ui.sanitize import sanitize
 
 #: Characters of one evidence line the side panel shows (it holds about 2,800 cells in all);
@@ -34,6 +34,10 @@ def findings_naming(pool: PoolDiagnosis, name: str) -> list[Finding]:
     return [f for f in pool.findings if name in f.hosts]
 
 
+#: What the console offers a host whose key known_hosts does not vouch for.
+KEY_HINT = "  (K: compare the key it offers with known_hosts, and trust it)"
+
+
 def facts(host: HostState, pool: PoolDiagnosis, now: float) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -45,7 +49,7 @@ def facts(host: HostState, pool: PoolDiagnosis, now: float) -> Table:
         f"{now - host.last_seen:.0f} s ago" if host.last_seen is not None else "never")
     rows = [
         ("host", f"{host.name}  {host.address}  (pool {pool.name})"),
-        ("ssh", host.reach.value),
+        ("ssh", host.reach.value + (KEY_HINT if host.reach in (Reach.HOST_KEY_UNKNOWN, Reach.HOST_KEY_CHANGED) else "")),
         ("role", role),
         ("believes master", host.believed_master or "-"),
         ("agrees with pool", "yes" if host.agrees else "NO"),

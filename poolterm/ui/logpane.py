@@ -29,10 +29,10 @@ from poolterm.ui.sanitize import sanitize
 
 FLUSH_SECONDS = 0.05
 DEFAULT_MAX_LINES = 10_000
-STREAM_MARKS = {"stderr": "!", "cmd": "$"}  # a glyph, so stderr is visible without colour
+STREAM_MARKS = {"stderr": "!", "cmd": "$", "note": "✎"}  # a glyph, so stderr is visible without colour
 #: Lines the console writes itself (a command as typed, what became of it): passwords are hidden
 #: in them, as in the journal. A host's output is not scanned: it is shown as sent.
-REDACTED_STREAMS = frozenset({"cmd", "info"})
+REDACTED_STREAMS = frozenset({"cmd", "info", "note"})
 SEPARATOR = {False: " │ ", True: " | "}
 # Cap on remembered host-column prefixes; they are per inventory host, this is only a backstop.
 _HOST_FIELD_CACHE = 4096

@@ -28,6 +28,8 @@ MARKS = {
     "failed": ("✖", "X"),
 }
 STYLES = {"running": "bold", "done": "", "skipped": "dim", "failed": "bold reverse", "pending": "dim"}
+#: Notes from the other people on the incident shown in teaching mode, the newest.
+NOTES_SHOWN = 3
 #: Evidence lines shown in teaching mode, at most.
 EVIDENCE_LINES = 6
 #: Border and padding around the panel's text: rows, columns.
@@ -53,6 +55,7 @@ class PlaybookPanel(Static):
         self.teach = False
         self.pool: PoolDiagnosis | None = None  # the worst pool, for teaching
         self.next_key = ""  # teaching: what to press now, and why
+        self.notes: list[str] = []  # teaching: the latest notes the other people on the incident wrote
 
     def redraw(self) -> None:
         self.set_class(self.progress is not None or self.teach, "-active")
@@ -158,6 +161,9 @@ class PlaybookPanel(Static):
             line = Text("Next key: ", style="bold")
             line.append(self.next_key)
             blocks.append(Block([line], keep=8))
+        if self.notes:
+            lines = [Text("Notes: ", style="bold")] + [Text(f"  {note}") for note in self.notes[-NOTES_SHOWN:]]
+            blocks.append(Block(lines, keep=7))
         pool = self.pool
         if pool is not None:
             explanation = explain(pool.verdict)

@@ -13,7 +13,7 @@ from typing import Callable
 
 from poolterm.actions.gate import CommandEnded, CommandOutput, CommandStarted, GuardRefused, Overridden
 from poolterm.playbooks import Playbook, Step
-from poolterm.playbooks.engine import Engine, Finished, Notice
+from poolterm.playbooks.engine import Engine, Finished, Notice, render_known
 from poolterm.playbooks.narrate import ended_text, narrate
 from poolterm.playbooks.runner import PlaybookFinished, PlaybookStarted, StepEvent, Waiting
 
@@ -90,6 +90,8 @@ class PlaybookProgress:
             if len(event.playbook.steps) != len(self.playbook.steps):
                 # The run's own steps: one per host where a step runs on several (engine.expand).
                 self.playbook, self.statuses = event.playbook, ["pending"] * len(event.playbook.steps)
+            # Every step named with the hosts known now, not only those started so far.
+            self.titles = {i: render_known(step.title, event.bindings) for i, step in enumerate(self.playbook.steps)}
             if event.resumed_at is not None:
                 self.statuses[:event.resumed_at] = ["done"] * event.resumed_at
                 self.note(f"resumed at step {event.resumed_at + 1}")

@@ -3,28 +3,20 @@
 Deterministic by construction: a fixed diagnosis built by the real probe
 parser and ``diagnose`` from hand-made probe output at fixed times, a fixed
 wall clock for log stamps, no SSH, no cursor blink. Update after a reviewed
-change with ``pytest tests/app/test_snapshots.py --snapshot-update``.
+change with ``pytest tests/app/test_snapshots.py --snapshot-update``, then regenerate the
+README's pictures, drawn by the same code (tests/helpers/screens.py), with
+``python scripts/pictures.py``.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tests.helpers.screens import settle
 from tests.helpers.static_console import make_static_app
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
 THEMES = ("poolterm-dark", "poolterm-colorblind")
-
-
-async def settle(pilot) -> None:
-    """Let deferred layout (the grid's height follows its line count) finish, blink nothing."""
-    from textual.widgets import Input
-
-    for field in pilot.app.query(Input):
-        field.cursor_blink = False
-    await pilot.pause()
-    await pilot.wait_for_scheduled_animations()
-    await pilot.pause()
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -124,7 +124,7 @@ def panel_text(app: PoolApp) -> str:
 
 def panel_ssh(app: PoolApp) -> str:
     """The side panel's ``ssh`` row: the selected host's reach as the operator reads it."""
-    return re.search(r"\bssh (\S+) role\b", panel_text(app))[1]
+    return re.search(r"\bssh (\S+)", panel_text(app))[1]
 
 
 async def select(pilot, app: PoolApp, name: str) -> None:

@@ -71,6 +71,20 @@ EXAMPLES: list[tuple[rec.Record, str, dict]] = [
                       changes_pool=False, operator="alice"),
      "command-start", dict(id="s-1", host="plot2", command="xe pool-list", remote="timeout -k 2 20 xe pool-list",
                            changes_pool=False, operator="alice")),
+    (rec.HostKeyDecision(host="plot3", known_as="10.0.0.3", was="changed",
+                         offered="256 SHA256:new 10.0.0.3 (ED25519)", recorded=["256 SHA256:old 10.0.0.3 (ED25519)"],
+                         trusted=True, known_hosts="/root/.ssh/known_hosts", operator="alice"),
+     "host-key", dict(host="plot3", known_as="10.0.0.3", was="changed", offered="256 SHA256:new 10.0.0.3 (ED25519)",
+                      recorded=["256 SHA256:old 10.0.0.3 (ED25519)"], trusted=True,
+                      known_hosts="/root/.ssh/known_hosts", operator="alice")),
+    (rec.Note(operator="bob", role="follower", text="check plot1's iLO before promoting"),
+     "note", dict(operator="bob", role="follower", text="check plot1's iLO before promoting")),
+    (rec.Note(operator="bob", role="follower", text="alice is off the call", takeover="alice"),
+     "note", dict(operator="bob", role="follower", text="alice is off the call", takeover="alice")),
+    (rec.Wheel(event="took", operator="bob", jump_host="jump1", pid=42, reason="alice's console died",
+               previous="alice"),
+     "wheel", dict(event="took", operator="bob", jump_host="jump1", pid=42, reason="alice's console died",
+                   previous="alice")),
     (rec.JournalGap(lost=2, seqs=[[7, 8]], reason="No space left on device"),
      "journal-gap", dict(lost=2, seqs=[[7, 8]], reason="No space left on device")),
     (rec.OutputLine(id="s-1", stream="stdout", line="uuid ( RO): 1234"),
@@ -281,6 +295,13 @@ def incident(journal: Journal) -> None:
                          error="cancelled by the operator", seconds=None, source="console"))
     write(rec.CommandStart(id="s-6", host="plot4", command="xe vm-list", remote="timeout -k 2 20 xe vm-list",
                            changes_pool=False, operator="bob", source="console"))
+    write(rec.Note(operator="bob", role="follower", text="check plot1's iLO before promoting"))
+    write(rec.Wheel(event="took", operator="bob", jump_host="jump1", pid=4242, reason="alice's console is gone",
+                    previous="alice"))
+    write(rec.HostKeyDecision(host="plot5", known_as="10.0.0.5", was="changed",
+                              offered="256 SHA256:n3wK3y 10.0.0.5 (ED25519)",
+                              recorded=["256 SHA256:0ldK3y 10.0.0.5 (ED25519)"], trusted=True,
+                              known_hosts="/home/bob/.ssh/known_hosts", operator="bob"))
     write("snapshot", operator="carol", host="plot4")  # a newer poolterm's kind: counted, not described
     write(rec.DrillScored(operator="alice", drill="master-shutdown", outcome="recovered", seconds=71.0,
                           elapsed=75.5, refusals=1, overrides=0, skipped=1, commands=5, changes=2))
