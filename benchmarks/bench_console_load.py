@@ -13,6 +13,7 @@ in the same run, is the same console with the budget lifted so far that nothing 
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import sys
 import time
@@ -54,20 +55,27 @@ def inventory_with_budget(directory: Path, budget: int | None) -> Path:
 
 def open_console(tmux: Tmux, inventory: Path, journal: Path) -> None:
     poolterm = ["poolterm"] if shutil.which("poolterm") else [sys.executable, "-m", "poolterm"]
-    command = " ".join([*poolterm, "-i", str(inventory), "--journal", str(journal), "console"])
+    command = " ".join([*poolterm, "console", "-i", str(inventory), "--journal", str(journal)])
     tmux("new-session", "-d", "-s", "demo", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
          "-e", "TERM=xterm-256color", command)
     tmux("set-option", "-g", "escape-time", "0")
 
 
+def banner(tmux: Tmux) -> str:
+    """The banner: the screen's lines above the grid's border (the log below keeps older verdicts)."""
+    lines = tmux.screen().splitlines()
+    end = next((i for i, line in enumerate(lines) if "─ lab " in line), len(lines))
+    return " ".join(" ".join(lines[:end]).split())
+
+
 def until_on_screen(tmux: Tmux, text: str, timeout: float, since: float) -> float:
-    """Seconds from ``since`` until ``text`` is on the screen (capture-pane polled every 50 ms)."""
+    """Seconds from ``since`` until the banner says ``text`` (capture-pane polled every 50 ms)."""
     deadline = since + timeout
     while time.monotonic() < deadline:
-        if text in tmux.screen():
+        if text in banner(tmux):
             return time.monotonic() - since
         time.sleep(0.05)
-    raise RuntimeError(f"{text!r} not on screen after {timeout:g} s:\n{tmux.screen()}")
+    raise RuntimeError(f"{text!r} not in the banner after {timeout:g} s:\n{tmux.screen()}")
 
 
 def calm(tmux: Tmux) -> None:
@@ -84,15 +92,17 @@ def run(hosts: int, budget: int | None, seconds: float, trials: int) -> dict:
             before = served(directory)
             time.sleep(seconds)  # the measurement is of a stretch of time
             load = served(directory) - before
-            shown = next((line for line in tmux.screen().splitlines() if "probe " in line), "").strip()
+            shown = banner(tmux).split(" Next:")[0]
             crash, hang = [], []
             for _ in range(trials):
                 calm(tmux)
+                time.sleep(random.uniform(0, 2))  # any moment of the probe's 2-second cycle
                 start = time.monotonic()
                 ctl(directory, "crash", "plot1")
                 crash.append(until_on_screen(tmux, "MASTER LOST", 60, start))
                 ctl(directory, "poweron", "plot1")
                 calm(tmux)
+                time.sleep(random.uniform(0, 2))
                 start = time.monotonic()
                 ctl(directory, "hang-xapi", "plot1")
                 hang.append(until_on_screen(tmux, HUNG, 60, start))

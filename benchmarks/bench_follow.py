@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from poolterm.actions.driver_lock import Seat  # noqa: E402
+from poolterm.ui.logpane import LogPane  # noqa: E402
 from tests.helpers.static_console import make_static_app  # noqa: E402
 
 TARGET_P95 = 0.5
@@ -57,7 +58,7 @@ WRITER = textwrap.dedent("""
 
 
 def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
+    ordered = sorted(values) or [float("nan")]
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
@@ -99,17 +100,18 @@ async def follower(journal: Path, rate: float, seconds: float) -> tuple[list[flo
     latencies: list[float] = []
     journal.touch()
     app = make_static_app("healthy", seat=Seat(journal, None))
+    flush = LogPane.flush
+
+    def timed_flush(pane: LogPane) -> None:
+        # The pane's own timer calls this: when it returns, the lines are in the widget, on the
+        # terminal at the next frame.
+        waiting = [marker_time(text) for _, text in pane._pending if MARK in text]
+        flush(pane)
+        now = time.time()
+        latencies.extend(now - written for written in waiting if written is not None)
+
+    LogPane.flush = timed_flush
     async with app.run_test(size=(160, 48)) as pilot:
-        pane = app.log_pane
-        flush = pane.flush
-
-        def timed_flush() -> None:
-            waiting = [marker_time(text) for _, text in pane._pending if MARK in text]
-            flush()
-            now = time.time()
-            latencies.extend(now - written for written in waiting if written is not None)
-
-        pane.flush = timed_flush
         writer = start_writer(journal, rate, seconds)
         while writer.poll() is None:
             await pilot.pause(0.05)

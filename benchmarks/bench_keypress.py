@@ -1,6 +1,10 @@
 """Key press → screen latency of the console while every host is probed and the log streams.
 
-    python benchmarks/bench_keypress.py [--hosts 1000 8] [--samples 200] [--log-rate 2000]
+    python benchmarks/bench_keypress.py [--hosts 1000 8] [--samples 200] [--log-rate 2000] [--followers 3]
+
+The console drives an incident journal that gets every streamed line; with ``--followers N``
+each size is measured twice in the same run, without and with N `poolterm follow` consoles
+(each in a tmux terminal of its own, probing the pool too) on that journal.
 
 For each pool size, in the same run: `poolterm sim --hosts N` runs in its own
 process (its CPU is not the console's); the console runs in this process
@@ -29,25 +33,34 @@ import random
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simproc import simulator  # noqa: E402
 
+from poolterm.actions.driver_lock import take_seat  # noqa: E402
+from poolterm.actions.records import CommandStart, OutputLine  # noqa: E402
 from poolterm.config.inventory import load_inventory  # noqa: E402
+from tests.helpers.tmux import Tmux  # noqa: E402
 
 TARGET_P95_MS = 50.0
 TARGET_RSS_MB = 150.0
 SIZE = (160, 48)
 
 
-async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: float) -> dict:
+async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: float, followers: int = 0) -> dict:
     from poolterm.ui.app import PoolApp
 
     inventory = load_inventory(directory / "hosts.yaml")
     hosts = [h.name for h in inventory.hosts()]
-    app = PoolApp(inventory, theme="poolterm-dark", own_process=True)
+    # The console drives the incident's journal, which gets every streamed line, as a command's output
+    # would; ``followers`` `poolterm follow` consoles in tmux watch it meanwhile.
+    seat = take_seat(directory / "incident.jsonl", ["bench_keypress"], inventory=inventory.path)
+    app = PoolApp(inventory, theme="poolterm-dark", own_process=True, seat=seat)
+    watching = start_followers(directory, followers)
     frames: list[tuple[float, str | None]] = []
     recomputes: list[tuple[float, float]] = []
     pauses: list[tuple[int, float]] = []
@@ -61,6 +74,7 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
             await pilot.pause(0.1)
         warmup = time.perf_counter() - started
         rounds_before = app.source.rounds
+        wait_for_followers(watching, warmup_timeout)
         streamer = asyncio.create_task(stream_log(app, hosts, log_rate)) if log_rate else None
         await pilot.pause(1.0)  # let streaming and probing reach their steady state
         latencies = []
@@ -76,8 +90,13 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         probed = app.source.rounds - rounds_before
         child = app.source.child
         rss = (rss_mb("self"), rss_mb(str(child.pid)) if child is not None else 0.0)
+    for server in watching:
+        server("kill-server", check=False)
+    seat.journal.close()
+    seat.lock.release()
     return {
         "hosts": len(hosts),
+        "followers": followers,
         "warmup_s": warmup,
         "latencies_ms": [x * 1000 for x in latencies],
         "probe_rounds_per_s": probed / (elapsed + 1.0),
@@ -164,16 +183,36 @@ async def give_up_after(start: float, what: str, limit: float = 10.0) -> None:
 
 
 async def stream_log(app, hosts: list[str], rate: int) -> None:
-    """``rate`` lines a second into the log pane, in 20 ms bursts, like a chatty xe command."""
+    """``rate`` lines a second into the log pane and the journal, in 20 ms bursts, like a chatty xe command."""
     period = 0.02
     per_burst = max(1, int(rate * period))
     counter = itertools.count()
+    app.journal.write(CommandStart(id="bench-1", host=hosts[0], command="xe vm-list", remote="xe vm-list",
+                                   changes_pool=False, operator=app.journal.operator, source="console"))
     while True:
         for _ in range(per_burst):
             n = next(counter)
-            app.log_pane.append(hosts[n % len(hosts)], "stdout",
-                                f"uuid ( RO)                : {n:08d}-5b0d-4c1e-9a57-0e6f2b8d4c11")
+            line = f"uuid ( RO)                : {n:08d}-5b0d-4c1e-9a57-0e6f2b8d4c11"
+            app.log_pane.append(hosts[n % len(hosts)], "stdout", line)
+            app.journal.write(OutputLine(id="bench-1", stream="stdout", line=line))
         await asyncio.sleep(period)
+
+
+def start_followers(directory: Path, count: int) -> list[Tmux]:
+    """``count`` `poolterm follow` consoles on the journal, each in a terminal (tmux) of its own."""
+    servers = []
+    for _ in range(count):
+        server = Tmux(f"poolterm-bench-{uuid.uuid4().hex[:8]}")
+        command = f"{sys.executable} -m poolterm follow {directory / 'incident.jsonl'} -i {directory / 'hosts.yaml'}"
+        server("new-session", "-d", "-s", "demo", "-x", "120", "-y", "36", "-e", "TERM=xterm-256color",
+               "-e", "USER=follower", command)
+        servers.append(server)
+    return servers
+
+
+def wait_for_followers(servers: list[Tmux], timeout: float) -> None:
+    for server in servers:
+        server.wait_for_text("FOLLOWING", timeout)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -186,7 +225,7 @@ def report(result: dict) -> str:
     lat = result["latencies_ms"]
     diagnose = result["diagnose_ms"] or [0.0]
     show = result["show_ms"] or [0.0]
-    return (f"{result['hosts']:>6} hosts  p50 {percentile(lat, 50):6.1f} ms  p95 {percentile(lat, 95):6.1f} ms  "
+    return (f"{result['hosts']:>6} hosts, {result['followers']} followers  p50 {percentile(lat, 50):6.1f} ms  p95 {percentile(lat, 95):6.1f} ms  "
             f"max {max(lat):6.1f} ms  (n={len(lat)})  | recompute {statistics.mean(diagnose):5.1f} ms mean,"
             f" screen update {statistics.mean(show):4.1f} ms mean, {max(show):5.1f} ms max | "
             f"full GC {len(result['full_gc_ms'])}x, {max(result['full_gc_ms'], default=0):.0f} ms max | "
@@ -201,13 +240,16 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--log-rate", type=int, default=2000, help="log lines per second streamed meanwhile")
     parser.add_argument("--warmup-timeout", type=float, default=180.0)
+    parser.add_argument("--followers", type=int, default=0,
+                        help="also measure with this many `poolterm follow` consoles on the journal (same run)")
     args = parser.parse_args()
     results = []
     for n in args.hosts:
-        with simulator(n, ready_timeout=args.warmup_timeout) as directory:
-            result = asyncio.run(measure(directory, args.samples, args.log_rate, args.warmup_timeout))
-        results.append(result)
-        print(report(result), flush=True)
+        for followers in sorted({0, args.followers}):
+            with simulator(n, ready_timeout=args.warmup_timeout) as directory:
+                result = asyncio.run(measure(directory, args.samples, args.log_rate, args.warmup_timeout, followers))
+            results.append(result)
+            print(report(result), flush=True)
     worst = max(percentile(r["latencies_ms"], 95) for r in results if r["hosts"] == max(args.hosts))
     verdict = "meets" if worst <= TARGET_P95_MS else "MISSES"
     print(f"p95 at {max(args.hosts)} hosts: {worst:.1f} ms, {verdict} the {TARGET_P95_MS:g} ms target")

@@ -62,10 +62,14 @@ class DriverLock:
         path = lock_path(journal)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            if group is not None:
-                share_with_group(path, fd, group)
         except OSError as exc:
             raise JournalError(f"cannot open the driver lock {path}: {exc.strerror or exc}") from None
+        if group is not None:
+            try:
+                share_with_group(path, fd, group)
+            except (OSError, JournalError) as exc:
+                os.close(fd)
+                raise JournalError(f"cannot share the driver lock {path}: {exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

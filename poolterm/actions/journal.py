@@ -204,10 +204,14 @@ class Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            if group is not None:
-                share_with_group(path, fd, group)
         except OSError as exc:
             raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from None
+        if group is not None:
+            try:
+                share_with_group(path, fd, group)
+            except (OSError, JournalError) as exc:
+                os.close(fd)
+                raise JournalError(f"cannot share journal {path}: {exc}") from None
         journal = cls(path, fd, operator or operator_name())
         try:
             journal._end_torn_line()

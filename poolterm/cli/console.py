@@ -15,7 +15,7 @@ import sys
 from poolterm.actions.driver_lock import Seat, take_seat
 from poolterm.actions.journal import JournalError
 from poolterm.cli.journal_notes import close_journal
-from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.cli.options import add_inventory_option, load_pools, shared_default
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
 
@@ -34,27 +34,29 @@ def register(sub, parser: argparse.ArgumentParser | None = None) -> None:
     add_console_options(console)
     console.set_defaults(func=run)
     if parser is not None:
-        add_inventory_option(parser)
-        add_console_options(parser)
+        add_inventory_option(parser, sub_command=False)
+        add_console_options(parser, sub_command=False)
         parser.set_defaults(func=run)
 
 
-def add_console_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--theme", metavar="NAME",
+def add_console_options(parser: argparse.ArgumentParser, *, sub_command: bool = True) -> None:
+    """The console's options, on `poolterm` itself and on each sub-command that opens a console."""
+    unset, off = shared_default(sub_command), shared_default(sub_command, False)
+    parser.add_argument("--theme", metavar="NAME", default=unset,
                         help="colour theme: poolterm-dark (default), poolterm-light, poolterm-high-contrast, "
                              "poolterm-colorblind, poolterm-ansi, or one of your own")
-    parser.add_argument("--read-only", action="store_true",
+    parser.add_argument("--read-only", action="store_true", default=off,
                         help="queries only: every action that could change a pool is disabled")
-    parser.add_argument("--ascii", action="store_true", help="ASCII glyphs only (terminals without Unicode)")
-    parser.add_argument("--low-bandwidth", action="store_true",
+    parser.add_argument("--ascii", action="store_true", default=off, help="ASCII glyphs only (terminals without Unicode)")
+    parser.add_argument("--low-bandwidth", action="store_true", default=off,
                         help="fewer frames per second and no animation, for slow SSH links")
-    parser.add_argument("--teach", action="store_true",
+    parser.add_argument("--teach", action="store_true", default=off,
                         help="teaching mode: every step's why, the verdict's evidence and the next key (t toggles)")
-    parser.add_argument("--journal", metavar="PATH",
+    parser.add_argument("--journal", metavar="PATH", default=unset,
                         help="the incident journal to append to (default: a new one in the user state directory, "
                              "or the one holding an interrupted playbook run); a console opened on a journal "
                              "another console drives follows it")
-    parser.add_argument("--journal-group", metavar="GROUP",
+    parser.add_argument("--journal-group", metavar="GROUP", default=unset,
                         help="share the journal with this group (mode 0660), for followers logged in as other "
                              "users (`poolterm follow`); never readable by others")
 

@@ -8,8 +8,15 @@ from poolterm.config.inventory import find_inventory, load_inventory
 from poolterm.errors import UsageError
 
 
-def add_inventory_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-i", "--inventory", metavar="HOSTS_YAML",
+def shared_default(sub_command: bool, default=None):
+    """The default of an option both `poolterm` and its sub-command take: a sub-command's parser must
+    leave the value alone when the option is not given after it, or `poolterm -i FILE check` would
+    check ./hosts.yaml (argparse sets a sub-command's defaults over what the top level parsed)."""
+    return argparse.SUPPRESS if sub_command else default
+
+
+def add_inventory_option(parser: argparse.ArgumentParser, *, sub_command: bool = True) -> None:
+    parser.add_argument("-i", "--inventory", metavar="HOSTS_YAML", default=shared_default(sub_command),
                         help="inventory file (default: ./hosts.yaml, then the user config dir)")
 
 

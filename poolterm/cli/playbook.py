@@ -23,7 +23,7 @@ from poolterm.actions.gate import ConfirmRequest, OverrideRequest
 from poolterm.actions.journal import RETRY_INTERVAL, Journal, JournalError, ResumePoint
 from poolterm.actions.records import PlaybookEnd
 from poolterm.cli.journal_notes import close_journal, journal_changed
-from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.cli.options import add_inventory_option, load_pools, shared_default
 from poolterm.errors import UsageError
 from poolterm.playbooks import IDS, Playbook, PlaybookError, load_all, load_playbook
 from poolterm.playbooks.conditions import describe
@@ -66,12 +66,13 @@ def register(sub) -> None:
                           "the true master; planned-handover: the new master; forgotten-host: the host)")
     run.add_argument("--yes", action="store_true",
                      help="answer yes to ordinary confirmations (never overrides a guard's refusal)")
-    run.add_argument("--read-only", action="store_true", help="refuse every command that would change the pool")
+    run.add_argument("--read-only", action="store_true", default=shared_default(True, False),
+                     help="refuse every command that would change the pool")
     run.add_argument("--password-file", metavar="PATH",
                      help="read the master's root password, when a step needs it (pool-join), from the first line "
                           f"of PATH instead of asking; ${PASSWORD_VARIABLE} does the same. It is never shown, "
                           "journaled or logged")
-    run.add_argument("--journal", metavar="PATH",
+    run.add_argument("--journal", metavar="PATH", default=shared_default(True),
                      help="the incident journal to append to (default: a new one in the user state directory, "
                           "or the one holding an interrupted run)")
     timing = run.add_argument_group("timing (defaults are real hosts'; labs and the simulator are faster)")

@@ -31,7 +31,7 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer, Input, Label, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from poolterm.actions.commands import PromptError, curated_queries, parse_prompt, read_only_refusal
 from poolterm.actions.driver_lock import Seat
@@ -346,7 +346,10 @@ class PoolApp(App[int]):
         for worker in workers:
             worker.cancel()
         for worker in workers:
-            await worker.wait()
+            try:
+                await worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # what it ended with is journaled by the run itself
 
     def _retry_journal(self) -> None:
         if self.journal is not None:

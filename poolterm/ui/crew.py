@@ -130,7 +130,8 @@ class Crew:
         if isinstance(event, PlaybookStarted):
             app.playbook_panel.progress = PlaybookProgress(event.playbook, event.pool)
         progress = app.playbook_panel.progress
-        if progress is not None and progress.run and progress.finished is None or isinstance(event, PlaybookStarted):
+        in_run = progress is not None and bool(progress.run) and progress.finished is None
+        if in_run or isinstance(event, PlaybookStarted):
             applied = progress.apply(event, None)
             for line in applied.lines:
                 app.log_pane.append(line.host, line.stream, line.text, at=app.clock() if line.stamped else None)
@@ -188,7 +189,10 @@ class Crew:
             return
         holder = current_holder(self.path)
         if holder is not None:
+            changed = holder != self.driver or self.free
             self.driver, self.free = holder, False
+            if changed:  # the banner and the refusals name the new driver
+                self.app.refresh_state()
             return
         if self.asked is not None:
             self._take(self.asked)

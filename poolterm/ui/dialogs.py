@@ -249,6 +249,7 @@ class TrustKeyDialog(ModalScreen[bool]):
     when the name typed is the host's; esc, ctrl+g or an empty line trusts nothing."""
 
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Trust nothing", id="trust.cancel")]
+    AUTO_FOCUS = "#trust-host"
 
     def __init__(self, host: str, title: str, body: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -288,6 +289,7 @@ class TakeWheelDialog(ModalScreen[tuple[str, str] | None]):
     ``alive``: the driver's console still runs, and will be asked to stop what it runs and let go."""
 
     BINDINGS = [Binding("escape,ctrl+g", "keep", "Keep following", id="wheel.keep")]
+    AUTO_FOCUS = "#wheel-driver"  # focused as the screen shows: a name typed at once is not lost
 
     def __init__(self, driver: str, *, alive: bool, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -5,6 +5,7 @@ log and the report."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,19 @@ def start_follower(tmux: Tmux, journal, user: str) -> None:
     tmux("new-session", "-d", "-s", "demo", "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-e", "TERM=xterm-256color",
          "-e", f"USER={user}", command)
     tmux("set-option", "-g", "escape-time", "0")
+
+
+def type_into(tmux: Tmux, text: str, *, placeholder: str, timeout: float = 10) -> None:
+    """Type ``text`` into the field showing ``placeholder``, and wait until it holds it (the
+    placeholder gone); typed before the field had the focus, it is typed again."""
+    deadline = time.monotonic() + timeout
+    while placeholder in tmux.screen():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never reached the field {placeholder!r}:\n{tmux.screen()}")
+        tmux("send-keys", "-t", "demo", "-l", text)
+        end = time.monotonic() + 1.0
+        while placeholder in tmux.screen() and time.monotonic() < end:
+            time.sleep(0.05)
 
 
 def first_seen(screens: dict[str, Tmux], text: str, timeout: float) -> dict[str, float]:
@@ -87,3 +101,34 @@ def test_bob_follows_alices_recovery_live_is_refused_by_her_name_and_his_note_re
                             text=True, timeout=30)
     assert report.returncode == 0, report.stderr
     assert "bob: plot1 BMC says PSU failure" in report.stdout
+
+
+def test_bob_takes_the_wheel_from_alices_live_console_which_stops_and_follows(tmux, second_tmux, tmp_path,
+                                                                              monkeypatch):
+    """A takeover while the driver's console runs: bob types her name and a reason, her console says
+    so, lets go and follows; bob drives. Both consoles say it, and the journal keeps it."""
+    alice, bob = tmux, second_tmux
+    directory, journal = tmp_path / "sim", tmp_path / "incident.jsonl"
+    monkeypatch.setenv("USER", "alice")
+    start_demo(alice, directory, tmp_path / "status", "--journal", str(journal), size=SIZE)
+    alice.wait_for_text("HEALTHY", timeout=30)
+    start_follower(bob, journal, "bob")
+    bob.wait_for_text("FOLLOWING alice", timeout=30)
+
+    bob("send-keys", "-t", "demo", "T")
+    bob.wait_for_text("Take the wheel from alice?", timeout=10)
+    type_into(bob, "alice", placeholder="the driver's user name")
+    bob("send-keys", "-t", "demo", "Enter")
+    type_into(bob, "alice lost her VPN", placeholder="reason (journaled")
+    bob("send-keys", "-t", "demo", "Enter")
+
+    alice.wait_for_text("FOLLOWING bob", timeout=15)
+    bob.wait_for_text("you drive this incident now", timeout=15)
+    assert "FOLLOWING" not in bob.screen().splitlines()[0]
+    for server in (alice, bob):
+        server("kill-server", check=False)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    wheel = [(r["event"], r["operator"]) for r in records if r["kind"] == "wheel"]
+    assert wheel == [("released", "alice"), ("took", "bob")]
+    [asked] = [r for r in records if r["kind"] == "note"]
+    assert (asked["operator"], asked["takeover"], asked["text"]) == ("bob", "alice", "alice lost her VPN")

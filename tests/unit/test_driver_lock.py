@@ -3,14 +3,18 @@ others, and free again the moment its holder dies (kill -9 included)."""
 
 from __future__ import annotations
 
+import grp
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from poolterm.actions.driver_lock import DriverLock, Holder, current_holder, last_holder, lock_path, take_seat
 from poolterm.actions.journal import read_journal
+from poolterm.errors import JournalError
 
 
 def test_the_first_takes_the_wheel_and_the_second_learns_who_has_it(tmp_path):
@@ -71,3 +75,16 @@ def test_two_consoles_on_one_journal_one_drives_and_the_other_follows_without_wr
     assert third.driving
     third.journal.close()
     third.lock.release()
+
+
+def test_a_journal_shared_with_a_group_is_0660_for_it_and_never_readable_by_others(tmp_path):
+    group = grp.getgrgid(os.getgid()).gr_name
+    journal = tmp_path / "incident.jsonl"
+    seat = take_seat(journal, ["poolterm"], operator="alice", group=group)
+    for path in (journal, lock_path(journal)):
+        stat = path.stat()
+        assert (stat.st_mode & 0o777, stat.st_gid) == (0o660, os.getgid()), path
+    seat.journal.close()
+    seat.lock.release()
+    with pytest.raises(JournalError, match="no such group"):
+        take_seat(tmp_path / "other.jsonl", ["poolterm"], operator="alice", group="no-such-group-poolterm")

@@ -1,0 +1,34 @@
+"""Options `poolterm` and its sub-commands both take mean the same wherever they are given: given
+before the sub-command they are not reset by it (`poolterm -i FILE check` checks FILE)."""
+
+from __future__ import annotations
+
+import pytest
+
+from poolterm.cli.main import build_parser
+
+
+@pytest.mark.parametrize("argv,inventory", [
+    (["-i", "a.yaml", "check"], "a.yaml"),
+    (["check", "-i", "b.yaml"], "b.yaml"),
+    (["-i", "a.yaml", "check", "-i", "b.yaml"], "b.yaml"),  # the nearer one wins, as everywhere
+    (["check"], None),
+    (["-i", "a.yaml", "console"], "a.yaml"),
+    (["-i", "a.yaml", "playbook", "run", "master-lost"], "a.yaml"),
+    (["-i", "a.yaml", "exporter", "--listen", "127.0.0.1:0"], "a.yaml"),
+    (["-i", "a.yaml", "follow", "j.jsonl"], "a.yaml"),
+])
+def test_the_inventory_given_anywhere_is_the_one_used(argv, inventory):
+    assert build_parser().parse_args(argv).inventory == inventory
+
+
+@pytest.mark.parametrize("argv", [["--read-only", "console"], ["--read-only", "playbook", "run", "master-lost"],
+                                  ["console", "--read-only"]])
+def test_read_only_before_or_after_the_sub_command_is_read_only(argv):
+    assert build_parser().parse_args(argv).read_only is True
+
+
+def test_console_options_keep_their_defaults_when_not_given():
+    args = build_parser().parse_args(["console"])
+    assert (args.theme, args.read_only, args.journal, args.journal_group, args.teach) == (None, False, None, None,
+                                                                                          False)
