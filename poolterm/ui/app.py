@@ -184,7 +184,6 @@ class PoolApp(App[int]):
         self.simulator = SimulatorActions(self) if demo is not None else None
         self.commands = CommandRuns(self)
         self.key_trust = KeyTrust(self)
-        self._read_only_asked = read_only
         self.crew: Crew | None = None
         if seat is not None:  # driver or follower of the journal: the wheel, the notes, the replay
             self.journal = seat.journal
