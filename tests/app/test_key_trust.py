@@ -40,10 +40,15 @@ def decisions(journal) -> list[dict]:
     return [record for line in journal.read_text().splitlines() if (record := json.loads(line))["kind"] == "host-key"]
 
 
+def selected_with_k(app, host: str) -> bool:
+    """``host`` selected (asked again until the grid has drawn it) and K offered for it."""
+    if app.selected != host:
+        app.select_host(host)
+    return app.selected == host and app.check_action("trust_key", ()) is True
+
+
 async def open_trust_dialog(pilot, app, host: str) -> TrustKeyDialog:
-    app.select_host(host)
-    await wait_for(pilot, lambda: app.selected == host and app.check_action("trust_key", ()) is True,
-                   what=f"K offered for {host}")
+    await wait_for(pilot, lambda: selected_with_k(app, host), timeout=30, what=f"K offered for {host}")
     await pilot.press("K")
     return await wait_for(pilot, lambda: isinstance(app.screen, TrustKeyDialog) and app.screen,
                           timeout=10, what="the trust dialog")
