@@ -169,7 +169,7 @@ async def test_forgotten_host_drill_recovered_in_the_console_without_showing_the
             await wait_for(pilot, lambda: app.banner.headline == "EMERGENCY", timeout=30, what="EMERGENCY")
             await pilot.press("R")
             power_off = await wait_for(pilot, lambda: isinstance(app.screen, ManualStep) and app.screen,
-                                       timeout=30, what="the power-off step")
+                                       timeout=60, what="the power-off step")
             assert power_off.step_title == "Power plot5 off and keep it off"
             await simulate_from_the_dialog(pilot, app, "shutdown", "plot5")
             await sim.wait_until(lambda s: host_field(s, "plot5", "power") == "off", 10)

@@ -36,6 +36,18 @@ def start_follower(tmux: Tmux, journal, user: str) -> None:
     tmux("set-option", "-g", "escape-time", "0")
 
 
+def alice_drives_bob_follows(alice: Tmux, bob: Tmux, tmp_path, monkeypatch):
+    """alice's `poolterm demo` on a journal, HEALTHY; bob's `poolterm follow` on it, following her.
+    The simulator's directory and the journal."""
+    directory, journal = tmp_path / "sim", tmp_path / "incident.jsonl"
+    monkeypatch.setenv("USER", "alice")
+    start_demo(alice, directory, tmp_path / "status", "--journal", str(journal), size=SIZE)
+    alice.wait_for_text("HEALTHY", timeout=30)
+    start_follower(bob, journal, "bob")
+    bob.wait_for_text("FOLLOWING alice", timeout=30)
+    return directory, journal
+
+
 def type_into(tmux: Tmux, text: str, *, placeholder: str, timeout: float = 10) -> None:
     """Type ``text`` into the field showing ``placeholder``, and wait until it holds it (the
     placeholder gone); typed before the field had the focus, it is typed again."""
@@ -66,12 +78,7 @@ def first_seen(screens: dict[str, Tmux], text: str, timeout: float) -> dict[str,
 def test_bob_follows_alices_recovery_live_is_refused_by_her_name_and_his_note_reaches_her(
         tmux, second_tmux, tmp_path, monkeypatch):
     alice, bob = tmux, second_tmux
-    directory, journal = tmp_path / "sim", tmp_path / "incident.jsonl"
-    monkeypatch.setenv("USER", "alice")
-    start_demo(alice, directory, tmp_path / "status", "--journal", str(journal), size=SIZE)
-    alice.wait_for_text("HEALTHY", timeout=30)
-    start_follower(bob, journal, "bob")
-    bob.wait_for_text("FOLLOWING alice", timeout=30)
+    directory, journal = alice_drives_bob_follows(alice, bob, tmp_path, monkeypatch)
     bob.wait_for_text("HEALTHY", timeout=30)  # bob probes the pool himself
 
     ctl("crash", "plot1", directory=directory)
@@ -108,12 +115,7 @@ def test_bob_takes_the_wheel_from_alices_live_console_which_stops_and_follows(tm
     """A takeover while the driver's console runs: bob types her name and a reason, her console says
     so, lets go and follows; bob drives. Both consoles say it, and the journal keeps it."""
     alice, bob = tmux, second_tmux
-    directory, journal = tmp_path / "sim", tmp_path / "incident.jsonl"
-    monkeypatch.setenv("USER", "alice")
-    start_demo(alice, directory, tmp_path / "status", "--journal", str(journal), size=SIZE)
-    alice.wait_for_text("HEALTHY", timeout=30)
-    start_follower(bob, journal, "bob")
-    bob.wait_for_text("FOLLOWING alice", timeout=30)
+    _, journal = alice_drives_bob_follows(alice, bob, tmp_path, monkeypatch)
 
     bob("send-keys", "-t", "demo", "T")
     bob.wait_for_text("Take the wheel from alice?", timeout=10)
