@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from poolterm.actions.journal import Journal, ResumePoint, incident_journal_path, operator_name, share_with_group
+from poolterm.actions.journal import Journal, ResumePoint, incident_journal_path, open_private, operator_name
 from poolterm.errors import JournalError
 
 
@@ -60,16 +60,7 @@ class DriverLock:
         """The lock, if no one holds it; else who holds it (None: someone whose name cannot be read).
         ``group``: the lock is shared with it (0660), as the journal is, so its followers can take it."""
         path = lock_path(journal)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise JournalError(f"cannot open the driver lock {path}: {exc.strerror or exc}") from None
-        if group is not None:
-            try:
-                share_with_group(path, fd, group)
-            except (OSError, JournalError) as exc:
-                os.close(fd)
-                raise JournalError(f"cannot share the driver lock {path}: {exc}") from None
+        fd = open_private(path, os.O_RDWR, group, "the driver lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

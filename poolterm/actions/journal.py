@@ -121,18 +121,26 @@ def operator_name() -> str:
         return f"uid {os.getuid()}"
 
 
-def share_with_group(path: Path, fd: int | None, group: str) -> None:
-    """Make ``path`` read- and writable by ``group`` (0660: followers append notes), never by others."""
+def open_private(path: Path, flags: int, group: str | None, what: str) -> int:
+    """``path`` opened (made if need be) as the opener's alone (0600), or shared with ``group`` (0660:
+    followers logged in as other users append notes, and may take the lock); never world-readable.
+    ``what`` names the file in the one-line error."""
     try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise JournalError(f"--journal-group {group}: no such group") from None
-    if fd is not None:
-        os.fchown(fd, -1, gid)
+        fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise JournalError(f"cannot open {what} {path}: {exc.strerror or exc}") from None
+    if group is None:
+        return fd
+    try:
+        os.fchown(fd, -1, grp.getgrnam(group).gr_gid)
         os.fchmod(fd, 0o660)
-    else:
-        os.chown(path, -1, gid)
-        os.chmod(path, 0o660)
+    except KeyError:
+        os.close(fd)
+        raise JournalError(f"cannot share {what} {path}: --journal-group {group}: no such group") from None
+    except OSError as exc:
+        os.close(fd)
+        raise JournalError(f"cannot share {what} {path}: {exc.strerror or exc}") from None
+    return fd
 
 
 def redact(text: str) -> str:
@@ -203,15 +211,9 @@ class Journal:
         path = Path(path).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise JournalError(f"cannot open journal {path}: {exc.strerror or exc}") from None
-        if group is not None:
-            try:
-                share_with_group(path, fd, group)
-            except (OSError, JournalError) as exc:
-                os.close(fd)
-                raise JournalError(f"cannot share journal {path}: {exc}") from None
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND, group, "journal")
         journal = cls(path, fd, operator or operator_name())
         try:
             journal._end_torn_line()
