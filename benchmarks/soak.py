@@ -47,11 +47,11 @@ from simproc import simulator  # noqa: E402
 
 from poolterm.config.inventory import load_inventory  # noqa: E402
 from poolterm.model import Observation, Verdict  # noqa: E402
+from poolterm.probing.shards import PROBE_PROCESS_ABOVE  # noqa: E402
 from poolterm.probing.source import LiveSource  # noqa: E402
 from poolterm.probing.watch import DEADLINE_SLACK  # noqa: E402
 from poolterm.sim.control import request  # noqa: E402
 from poolterm.sim.host import parse_pool_conf, role_master_address  # noqa: E402
-from poolterm.ui.app import PROBE_PROCESS_ABOVE  # noqa: E402
 
 TARGET_RSS_GROWTH = 0.10
 #: Faults in place at once, at most, and the seconds between two fault actions.
@@ -214,7 +214,8 @@ class Soak:
         self.child = len(self.names) > PROBE_PROCESS_ABOVE
         self.interval = interval if interval is not None else self.inventory.probe.interval
         self.timeout = timeout if timeout is not None else self.inventory.probe.timeout
-        self.source = Counting(self.inventory, interval=self.interval, timeout=self.timeout, probe_process=self.child)
+        self.source = Counting(self.inventory, interval=self.interval, timeout=self.timeout,
+                               probe_workers=1 if self.child else 0)
         self.rounds = Rounds(self.names)
         self.tally = Tally()
         self.in_place: dict[str, tuple[str, dict]] = {}  # host -> (fault, what undoes it)
@@ -341,7 +342,7 @@ class Soak:
 
     # ---- memory ---------------------------------------------------------------------
     def sample(self) -> None:
-        child = self.source.child
+        child = self.source.children[0] if self.source.children else None
         here = rss_mb("self")
         there = rss_mb(child.pid) if child is not None and child.returncode is None else 0.0
         elapsed = time.monotonic() - self.start

@@ -18,6 +18,7 @@ from poolterm.cli.journal_notes import close_journal
 from poolterm.cli.options import add_inventory_option, load_pools, shared_default
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
+from poolterm.probing.shards import MAX_WORKERS, MIN_HOSTS_PER_WORKER, PROBE_PROCESS_ABOVE
 
 #: Frames per second in low-bandwidth mode: a tenth of the default 60 bytes-per-change.
 LOW_BANDWIDTH_FPS = "10"
@@ -59,6 +60,21 @@ def add_console_options(parser: argparse.ArgumentParser, *, sub_command: bool = 
     parser.add_argument("--journal-group", metavar="GROUP", default=unset,
                         help="share the journal with this group (mode 0660), for followers logged in as other "
                              "users (`poolterm follow`); never readable by others")
+    parser.add_argument("--probe-workers", metavar="N", type=probe_workers, default=unset,
+                        help="probe from N worker processes, each owning a slice of the hosts (default: one per "
+                             f"core above {PROBE_PROCESS_ABOVE} hosts, at least {MIN_HOSTS_PER_WORKER} hosts each; "
+                             "0 probes from the console's own process)")
+
+
+def probe_workers(text: str) -> int:
+    """``--probe-workers``: a whole number from 0 to MAX_WORKERS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_WORKERS}, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                       ascii_only=True if args.ascii else None, own_process=True, seat=seat,
                       journal_group=args.journal_group, teach=args.teach,
-                      resume=seat.point if seat.driving else None, on_hangup=hang_up)
+                      resume=seat.point if seat.driving else None, on_hangup=hang_up,
+                      probe_workers=getattr(args, "probe_workers", None))
         return exit_status(app, app.run())
     finally:
         leave_seat(seat)

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     seat = Seat(path, None, driver=current_holder(path) or last_holder(path))
     app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                   ascii_only=True if args.ascii else None, own_process=True, seat=seat,
-                  journal_group=args.journal_group, teach=args.teach)
+                  journal_group=args.journal_group, teach=args.teach,
+                  probe_workers=getattr(args, "probe_workers", None))
     return exit_status(app, app.run())
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from poolterm.model import Observation, Reach, Role
 
@@ -50,10 +50,13 @@ FULL = RoundPlan(deep=True, ask_emergency=True)
 class Pacer:
     """Per-pool budgets and alerts for the probe loop (:class:`~poolterm.probing.watch.Watcher`)."""
 
-    def __init__(self, hosts: Iterable[tuple[str, str]], *, budget: int):
+    def __init__(self, hosts: Iterable[tuple[str, str]], *, budget: int | Mapping[str, float]):
+        """``budget``: every pool's, or each pool's by name (a pool whose hosts several probe workers share
+        gets a share of it in each: together they spend what one would)."""
         self.budget = budget
         self._pool_of = dict(hosts)  # host -> pool
         pools = set(self._pool_of.values())
+        self._budget = {pool: budget for pool in pools} if isinstance(budget, (int, float)) else dict(budget)
         self._tokens = {pool: float(BURST) for pool in pools}
         self._refilled: dict[str, float | None] = {pool: None for pool in pools}
         self._alert_until = {pool: float("-inf") for pool in pools}
@@ -118,7 +121,7 @@ class Pacer:
     def _refill(self, pool: str, now: float) -> None:
         last = self._refilled[pool]
         if last is not None:
-            self._tokens[pool] = min(BURST, self._tokens[pool] + (now - last) * self.budget / WINDOW)
+            self._tokens[pool] = min(BURST, self._tokens[pool] + (now - last) * self._budget[pool] / WINDOW)
         self._refilled[pool] = now
 
     def _spend(self, pool: str, cost: int, now: float) -> None:

@@ -20,13 +20,21 @@ Protocol, one JSON array per line:
   ``--diagnose``, ``["d", DIAGNOSIS]`` (see :class:`DiagnosisEncoder`): the
   diagnosis of every observation sent so far, at the child's clock.
 * parent → child: ``["wake", HOST or null]``, ``["pause", true|false]``, ``["reconnect", HOST]``
-  (its known_hosts changed: connect again now).
+  (its known_hosts changed: connect again now), ``["o", OBSERVATION]``: another worker's
+  observation of a host of a pool this one diagnoses (``--shard``).
   End of stdin (the console closed the pipe, or died) stops probing and exits.
+
+With ``--shard I --shards N`` the child is one of N workers and probes only its
+slice of the hosts (:mod:`poolterm.probing.shards`), and diagnoses only the pools
+whose home it is.
 
 Batches are sent at most every :data:`FLUSH_SECONDS`, with only the newest
 observation of each host: the console only ever shows the newest. A diagnosis
 rides with a batch at most every :data:`DIAGNOSIS_SECONDS`, and the last batch
-of a burst always gets one.
+of a burst always gets one. It covers the pools that heard something new since
+the last one, and any not diagnosed for :data:`REDIAGNOSE_SECONDS` (what it says
+depends on the clock too: a countdown, a handover's age); the console keeps
+each pool's latest.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ from poolterm.model import (
     XapiState,
     XeCall,
 )
+from poolterm.probing.shards import Shard, plan
 from poolterm.probing.watch import RoundDone, Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
 from poolterm.xha import Liveset, Peer
@@ -68,6 +77,8 @@ DIAGNOSIS_SECONDS = 0.2
 #: ... and at least this many times the last one's duration, so that diagnosing never
 #: takes more than a fraction of the probes' loop.
 DIAGNOSIS_COST_FACTOR = 4
+#: A pool that heard nothing new is diagnosed again after this long: its verdict ages.
+REDIAGNOSE_SECONDS = 1.0
 
 Publish = Callable[[Observation], None]
 
@@ -210,9 +221,9 @@ def pacing_of(watcher: Watcher, now: float) -> dict[str, tuple[str, int]]:
 
 
 def start_probing(inventory, *, interval: float, timeout: float, publish: Publish,
-                  on_round: RoundDone | None = None) -> tuple[Connections, Watcher]:
-    """Connections and a started Watcher for every host; call inside a running event loop."""
-    hosts = inventory.hosts()
+                  on_round: RoundDone | None = None, shard: Shard | None = None) -> tuple[Connections, Watcher]:
+    """Connections and a started Watcher for every host (or ``shard``'s); call inside a running event loop."""
+    hosts = inventory.hosts() if shard is None else tuple(inventory.host(name) for name in shard.hosts)
     watcher: Watcher | None = None
 
     def changed(name: str) -> None:
@@ -225,17 +236,29 @@ def start_probing(inventory, *, interval: float, timeout: float, publish: Publis
 
     connections = Connections(hosts, inventory.ssh, on_change=changed)
     watcher = Watcher(hosts, connections, interval=interval, timeout=timeout, publish=publish,
-                      budget=inventory.probe.master_budget, on_round=on_round)
+                      budget=inventory.probe.master_budget if shard is None else _budget_share(inventory, hosts),
+                      on_round=on_round)
     watcher.start()
     return connections, watcher
+
+
+def _budget_share(inventory, hosts) -> dict[str, float]:
+    """Each pool's master budget, in proportion to the part of the pool probed here: workers sharing
+    a pool together spend what one would."""
+    mine: dict[str, int] = {}
+    for host in hosts:
+        mine[host.pool] = mine.get(host.pool, 0) + 1
+    budget = inventory.probe.master_budget
+    return {pool: budget * count / len(inventory.pool(pool).hosts) for pool, count in mine.items()}
 
 
 class Outbox:
     """The newest observation of each host, written to ``write`` as one batch per period.
 
-    Given ``pools``, a batch also carries the diagnosis of every observation sent
-    so far, when one is due (see :data:`DIAGNOSIS_SECONDS`); a batch that is not
-    diagnosed moves the next flush to when one is, so the last state always is.
+    Given ``pools``, a batch also carries the diagnosis of the pools that heard
+    something new (or aged, see :data:`REDIAGNOSE_SECONDS`), when one is due (see
+    :data:`DIAGNOSIS_SECONDS`); a batch that is not diagnosed moves the next flush
+    to when one is, so the last state always is.
     """
 
     def __init__(self, write: Callable[[bytes], None], rounds: Callable[[], int], period: float = FLUSH_SECONDS,
@@ -247,15 +270,29 @@ class Outbox:
         self._period = period
         self._latest: dict[str, Observation] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._pools = None if pools is None else list(pools)
+        self._pools = {} if pools is None else {p.name: p for p in pools}
+        self._pool_of = {h.name: p.name for p in self._pools.values() for h in p.hosts}
+        self._diagnosing = pools is not None
         self._sent: dict[str, Observation] = {}
         self._encoder = DiagnosisEncoder()
-        self._undiagnosed = False
+        self._dirty: set[str] = set(self._pools)  # pools that heard something since their last diagnosis
+        self._pool_diagnosed = dict.fromkeys(self._pools, float("-inf"))
         self._diagnosed_at = float("-inf")
         self._diagnosis_cost = 0.0
 
     def publish(self, obs: Observation) -> None:
         self._latest[obs.host] = obs
+        self._book()
+
+    def adopt(self, obs: Observation) -> None:
+        """Another worker's observation of a host of a pool diagnosed here: diagnosed, not sent on."""
+        pool = self._pool_of.get(obs.host)
+        if pool is not None:
+            self._sent[obs.host] = obs
+            self._dirty.add(pool)
+            self._book()
+
+    def _book(self) -> None:
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._period, self.flush)
 
@@ -267,53 +304,66 @@ class Outbox:
         pacing = self._pacing()
         if pacing:
             out.append(dumps(["p", pacing]))
-        if self._pools is not None:
+        if self._diagnosing:
             out += self._diagnosis_of(batch)
         self._write(b"".join(out))
 
     def _diagnosis_of(self, batch: Mapping[str, Observation]) -> list[bytes]:
-        """The ``d`` line for everything sent up to ``batch``, or none (and a flush booked) if not due."""
+        """The ``d`` line for the pools due, or none (and a flush booked) if not due yet."""
         loop = asyncio.get_running_loop()
         self._sent.update(batch)
-        self._undiagnosed = self._undiagnosed or bool(batch)
-        if not self._undiagnosed:
+        self._dirty.update(self._pool_of[name] for name in batch if name in self._pool_of)
+        started = loop.time()
+        due = self._due(started)
+        if not due:
+            if self._pools:
+                self._timer = loop.call_later(REDIAGNOSE_SECONDS, self.flush)
             return []
-        wait = self._diagnosed_at + max(DIAGNOSIS_SECONDS, DIAGNOSIS_COST_FACTOR * self._diagnosis_cost) - loop.time()
+        wait = self._diagnosed_at + max(DIAGNOSIS_SECONDS, DIAGNOSIS_COST_FACTOR * self._diagnosis_cost) - started
         if wait > 0:
             self._timer = loop.call_later(wait, self.flush)
             return []
-        started = loop.time()
-        line = dumps(["d", self._encoder.encode(diagnose(self._pools, self._sent, started))])
+        line = dumps(["d", self._encoder.encode(diagnose(due, self._sent, started))])
         self._diagnosed_at = loop.time()
         self._diagnosis_cost = self._diagnosed_at - started
-        self._undiagnosed = False
+        for pool in due:
+            self._pool_diagnosed[pool.name] = started
+        self._dirty.clear()
         return [line]
 
+    def _due(self, now: float) -> list[PoolLike]:
+        aged = now - REDIAGNOSE_SECONDS
+        return [pool for name, pool in self._pools.items()
+                if name in self._dirty or self._pool_diagnosed[name] <= aged]
 
-async def serve(inventory, *, interval: float, timeout: float, diagnosis: bool = False) -> None:
-    """Probe every host of ``inventory``, report on stdout, obey stdin until it closes.
 
-    With ``diagnosis`` the reports include the diagnosis of what was observed.
+async def serve(inventory, *, interval: float, timeout: float, diagnosis: bool = False,
+                shard: Shard | None = None) -> None:
+    """Probe every host of ``inventory`` (or ``shard``'s), report on stdout, obey stdin until it closes.
+
+    With ``diagnosis`` the reports include the diagnosis of what was observed (of ``shard``'s home pools).
     """
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=1 << 24)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
     watcher: Watcher | None = None
+    home = inventory.pools if shard is None else tuple(inventory.pool(name) for name in shard.home)
     outbox = Outbox(transport.write, lambda: watcher.rounds if watcher else 0,
-                    pools=inventory.pools if diagnosis else None,
+                    pools=home if diagnosis else None,
                     pacing=lambda: pacing_of(watcher, loop.time()) if watcher else {})
-    connections, watcher = start_probing(inventory, interval=interval, timeout=timeout, publish=outbox.publish)
+    connections, watcher = start_probing(inventory, interval=interval, timeout=timeout, publish=outbox.publish,
+                                         shard=shard)
     try:
         while line := await reader.readline():
-            obey(watcher, json.loads(line))
+            obey(watcher, outbox, json.loads(line))
     finally:
         await watcher.stop()
         await connections.close()
         transport.close()
 
 
-def obey(watcher: Watcher, command: list[Any]) -> None:
+def obey(watcher: Watcher, outbox: Outbox, command: list[Any]) -> None:
     verb, argument = command
     if verb == "wake":
         watcher.wake(argument)
@@ -321,6 +371,8 @@ def obey(watcher: Watcher, command: list[Any]) -> None:
         watcher.paused = bool(argument)
     elif verb == "reconnect" and argument in watcher.hosts:
         watcher.reconnect(argument)
+    elif verb == "o":
+        outbox.adopt(decode_observation(argument))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,7 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float)
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--diagnose", action="store_true", help="also send the diagnosis of what was observed")
+    parser.add_argument("--shard", type=int, default=0, metavar="I", help="probe worker I (from 0) ...")
+    parser.add_argument("--shards", type=int, default=0, metavar="N", help="... of N (poolterm.probing.shards)")
     args = parser.parse_args(argv)
+    if args.shards and not 0 <= args.shard < args.shards:
+        parser.error(f"--shard must be between 0 and {args.shards - 1}")
     # The console decides when probing ends (by closing stdin); a Ctrl-C meant for it
     # must not kill the probes half-way through a shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -342,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     interval = args.interval if args.interval is not None else inventory.probe.interval
     timeout = args.timeout if args.timeout is not None else inventory.probe.timeout
-    asyncio.run(serve(inventory, interval=interval, timeout=timeout, diagnosis=args.diagnose))
+    shard = plan(inventory.pools, args.shards)[args.shard] if args.shards else None
+    asyncio.run(serve(inventory, interval=interval, timeout=timeout, diagnosis=args.diagnose, shard=shard))
     return 0
 
 

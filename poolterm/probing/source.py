@@ -2,11 +2,11 @@
 
 :class:`LiveSource` owns the jump box's SSH connections and the probe loop; it
 is started from the app's ``on_mount`` so both live on Textual's event loop.
-For a big inventory the probing runs in a child process instead
-(:mod:`poolterm.probing.service`): a thousand hosts' SSH traffic is half a core
-of Python, and in this process it would hold the GIL every key press waits
-for. The child diagnoses too, for the same reason, and sends its diagnoses
-along with the observations. :class:`StaticSource` holds one diagnosis and
+For a big inventory the probing runs in child processes instead, one per core
+by default (:mod:`poolterm.probing.service`, :mod:`poolterm.probing.shards`): a
+thousand hosts' SSH traffic is half a core of Python, and in this process it
+would hold the GIL every key press waits for. The children diagnose too, for
+the same reason, and send their diagnoses along with the observations. :class:`StaticSource` holds one diagnosis and
 never connects: screenshots, tests and documentation use it. No Textual here; the app talks
 to either through the same small surface.
 """
@@ -19,10 +19,11 @@ import sys
 from collections import deque
 from typing import Callable, Mapping, Sequence
 
-from poolterm.diagnosis.diagnose import diagnose
+from poolterm.diagnosis.diagnose import diagnose, diagnose_pool
 from poolterm.errors import HostKeyError
-from poolterm.model import Diagnosis, Observation, Reach
+from poolterm.model import Diagnosis, Observation, PoolDiagnosis, Reach
 from poolterm.probing.service import DiagnosisDecoder, decode_observation, dumps, pacing_of, start_probing
+from poolterm.probing.shards import home_of, plan
 from poolterm.probing.watch import Watcher
 from poolterm.transport.hostkeys import KeyCheck
 from poolterm.transport.ssh import Connections, HostUnavailable, LineSink, RunResult, raise_nofile_limit
@@ -40,77 +41,95 @@ STDERR_LINES = 5
 class LiveSource:
     """Real hosts: one SSH connection each, probed on their own schedules.
 
-    With ``probe_process`` the probing and its diagnosis run in a child process
-    and this one only receives observations and diagnoses; the operator's
-    commands still run here, on connections of their own, opened when a command
-    first needs one.
+    With ``probe_workers`` N the probing and its diagnosis run in N child
+    processes, each owning a slice of the hosts (:mod:`poolterm.probing.shards`),
+    and this one only receives observations and per-pool diagnoses, and relays
+    a worker's observation of a pool another worker diagnoses to that worker.
+    The operator's commands still run here, on connections of their own,
+    opened when a command first needs one.
     """
 
     live = True
 
     def __init__(self, inventory, *, interval: float | None = None, timeout: float | None = None,
-                 probe_process: bool = False):
+                 probe_workers: int = 0):
         self.inventory = inventory
         self.pools = list(inventory.pools)
         self.host_names = [h.name for h in inventory.hosts()]
         self.interval = interval if interval is not None else inventory.probe.interval
         self.timeout = timeout if timeout is not None else inventory.probe.timeout
-        self.probe_process = probe_process
+        self.shards = plan(self.pools, probe_workers) if probe_workers else ()
         self.connections: Connections | None = None
         self.watcher: Watcher | None = None
-        self.child: asyncio.subprocess.Process | None = None
+        self.children: list[asyncio.subprocess.Process | None] = [None] * len(self.shards)
+        self._home = home_of(self.shards)  # pool -> the worker diagnosing it
+        self._pool_of = {h.name: p.name for p in self.pools for h in p.hosts}
+        self._worker_of = {host: shard.index for shard in self.shards for host in shard.hosts}
         self._observations: dict[str, Observation] = {}
         self._decoder = DiagnosisDecoder()
-        self._child_diagnosis: Diagnosis | None = None  # the child's latest, of every observation received
-        self._rounds = 0
-        self._pacing: dict[str, tuple[str, int]] = {}
+        self._pool_diagnoses: dict[str, PoolDiagnosis] = {}  # each pool's latest, from its home worker
+        self._child_diagnosis: Diagnosis | None = None  # all pools', assembled when one changes
+        self._rounds = [0] * len(self.shards)
+        self._pacing: list[dict[str, tuple[str, int]]] = [{} for _ in self.shards]
         self._paused = False
-        self._reader: asyncio.Task | None = None
+        self._readers: list[asyncio.Task] = []
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self._closing = False
+
+    @property
+    def probe_workers(self) -> int:
+        return len(self.shards)
 
     def start(self, publish: Publish, on_failure: Failed | None = None) -> None:
         """Connect and start probing; call from inside the running (screen's) event loop."""
         raise_nofile_limit()
-        if not self.probe_process:
+        if not self.shards:
             self.connections, self.watcher = start_probing(self.inventory, interval=self.interval,
                                                            timeout=self.timeout, publish=publish)
             return
         self.connections = Connections(self.inventory.hosts(), self.inventory.ssh)
-        self._reader = asyncio.create_task(self._follow_child(publish, on_failure or (lambda text: None)),
-                                           name="probe-process")
+        failed = on_failure or (lambda text: None)
+        self._readers = [asyncio.create_task(self._follow_child(shard.index, publish, failed),
+                                             name=f"probe-worker-{shard.index}") for shard in self.shards]
 
-    async def _follow_child(self, publish: Publish, on_failure: Failed) -> None:
-        self.child = child = await asyncio.create_subprocess_exec(
+    async def _follow_child(self, index: int, publish: Publish, on_failure: Failed) -> None:
+        self.children[index] = child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "poolterm.probing.service", str(self.inventory.path.absolute()),
             "--interval", repr(self.interval), "--timeout", repr(self.timeout), "--diagnose",
+            "--shard", str(index), "--shards", str(len(self.shards)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         stderr = asyncio.create_task(self._keep_stderr(child.stderr))
         if self._paused:
-            self._tell(["pause", True])
+            self._tell_one(index, ["pause", True])
         rest = b""
         while chunk := await child.stdout.read(READ_SIZE):
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
-                self._receive(json.loads(line), publish)
+                self._receive(index, line, publish)
         await stderr
         status = await child.wait()
         if not self._closing:
             why = " | ".join(self._stderr) or f"exit status {status}"
-            on_failure(f"the probe process stopped: {why}")
+            worker = f" {index + 1} of {len(self.shards)}" if len(self.shards) > 1 else ""
+            on_failure(f"the probe process{worker} stopped: {why}")
 
-    def _receive(self, message: list, publish: Publish) -> None:
-        tag, data = message
+    def _receive(self, index: int, line: bytes, publish: Publish) -> None:
+        tag, data = json.loads(line)
         if tag == "o":
             observation = decode_observation(data)
             self._observations[observation.host] = observation
+            home = self._home.get(self._pool_of.get(observation.host))
+            if home is not None and home != index:
+                self._tell_one(home, ["o", data])
             publish(observation)
         elif tag == "r":
-            self._rounds = data
+            self._rounds[index] = data
         elif tag == "p":
-            self._pacing = {pool: (mode, load) for pool, (mode, load) in data.items()}
+            self._pacing[index] = {pool: (mode, load) for pool, (mode, load) in data.items()}
         elif tag == "d":
-            self._child_diagnosis = self._decoder.decode(data)
+            for pool in self._decoder.decode(data).pools:
+                self._pool_diagnoses[pool.name] = pool
+            self._child_diagnosis = None
 
     async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
         # Read all along: a child blocked on a full stderr pipe would stop probing.
@@ -118,7 +137,11 @@ class LiveSource:
             self._stderr.append(line.decode(errors="replace").strip())
 
     def _tell(self, command: list) -> None:
-        child = self.child
+        for index in range(len(self.children)):
+            self._tell_one(index, command)
+
+    def _tell_one(self, index: int, command: list) -> None:
+        child = self.children[index]
         if child is not None and child.returncode is None and not child.stdin.is_closing():
             child.stdin.write(dumps(command))
 
@@ -126,11 +149,10 @@ class LiveSource:
         self._closing = True
         if self.watcher is not None:
             await self.watcher.stop()
-        if self.child is not None:
-            await self._stop_child(self.child)
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        await asyncio.gather(*(self._stop_child(child) for child in self.children if child is not None))
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
         if self.connections is not None:
             await self.connections.close()
 
@@ -165,26 +187,37 @@ class LiveSource:
     def diagnosis_job(self) -> Callable[[], Diagnosis]:
         """The diagnosis of this moment, as a call that may run in another thread.
 
-        The probe process's latest when it sent one: it covers every observation
-        received until at most DIAGNOSIS_SECONDS (or a few diagnoses' time) ago,
-        and nothing is computed here. Otherwise, made here: observations are
-        frozen dataclasses and only the dict holding them changes, so a copy taken
-        here on the loop's thread is all the other thread needs.
+        With probe workers, theirs: each pool's latest, covering every observation
+        received until at most DIAGNOSIS_SECONDS (or a few diagnoses' time) ago, and
+        nothing is computed here but their assembly, once per change. Otherwise,
+        made here: observations are frozen dataclasses and only the dict holding
+        them changes, so a copy taken here on the loop's thread is all the other
+        thread needs.
         """
-        if self._child_diagnosis is not None:
-            return lambda diagnosis=self._child_diagnosis: diagnosis
+        if self._pool_diagnoses:
+            diagnosis = self._assembled()
+            return lambda: diagnosis
         pools, observations, now = self.pools, dict(self.observations), self.now()
         return lambda: diagnose(pools, observations, now)
 
+    def _assembled(self) -> Diagnosis:
+        """Every pool's latest diagnosis from its worker, in inventory order; a pool no worker has
+        diagnosed yet as it stands with nothing heard (every host pending)."""
+        if self._child_diagnosis is None:
+            known, now = self._pool_diagnoses, self.now()
+            self._child_diagnosis = Diagnosis(tuple(
+                known.get(pool.name) or diagnose_pool(pool, {}, now) for pool in self.pools))
+        return self._child_diagnosis
+
     @property
     def rounds(self) -> int:
-        return self.watcher.rounds if self.watcher else self._rounds
+        return self.watcher.rounds if self.watcher else sum(self._rounds)
 
     def pacing(self) -> dict[str, tuple[str, int]]:
         """Pool -> (the probe's mode, calm or alert; what it cost the master over the last minute)."""
         if self.watcher is not None:
             return pacing_of(self.watcher, self.now())
-        return dict(self._pacing)
+        return _merged_pacing(self._pacing)
 
     # ---- what the operator drives -----------------------------------------------------
     @property
@@ -211,7 +244,8 @@ class LiveSource:
             self.connections.reset(host)
         if self.watcher is not None:
             self.watcher.reconnect(host)
-        self._tell(["reconnect", host])
+        if host in self._worker_of:
+            self._tell_one(self._worker_of[host], ["reconnect", host])
 
     async def host_keys(self, host: str) -> KeyCheck:
         """What ``host`` offers now and what known_hosts records (:meth:`Connections.host_keys`)."""
@@ -223,6 +257,17 @@ class LiveSource:
         if self.connections is None:
             raise HostUnavailable(Reach.PENDING, "not connected yet")
         return await self.connections.run(host, command, deadline=deadline, on_line=on_line)
+
+
+def _merged_pacing(workers: Sequence[Mapping[str, tuple[str, int]]]) -> dict[str, tuple[str, int]]:
+    """One pacing from the workers': a pool shared by several is on alert if any part of it is, and its
+    master's load is what they cost it together."""
+    merged: dict[str, tuple[str, int]] = {}
+    for pacing in workers:
+        for pool, (mode, load) in pacing.items():
+            before_mode, before_load = merged.get(pool, ("calm", 0))
+            merged[pool] = ("alert" if "alert" in (mode, before_mode) else "calm", before_load + load)
+    return merged
 
 
 class SourceWatch:

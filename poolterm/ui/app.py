@@ -41,6 +41,7 @@ from poolterm.config.settings import Settings, default_save_dir, user_themes_dir
 from poolterm.diagnosis.drill import Drill
 from poolterm.model import Diagnosis, Verdict
 from poolterm.playbooks.engine import Timing
+from poolterm.probing.shards import workers_for
 from poolterm.probing.source import LiveSource, StaticSource
 from poolterm.probing.watch import DEADLINE_SLACK
 from poolterm.ui.availability import ConsoleState, available, why_not
@@ -52,6 +53,7 @@ from poolterm.ui.dialogs import Choice, ChoiceMenu, Confirm, LinePrompt, ManualS
 from poolterm.ui.drill_coach import DrillCoach
 from poolterm.ui.drill_score import DrillScore
 from poolterm.ui.faults import SimulatorActions
+from poolterm.ui.fleet import FleetTable
 from poolterm.ui.grid import HostGrid
 from poolterm.ui.hangup import HangUp
 from poolterm.ui.help import HelpScreen
@@ -75,8 +77,6 @@ from poolterm.ui.recompute import RecomputeLoop
 from poolterm.ui.teaching import next_key
 from poolterm.ui.themes import DEFAULT_THEME, SHIPPED_DIR, load_themes, with_poolterm_defaults
 
-#: Inventories bigger than this are probed from a process of their own (see probing/source.py).
-PROBE_PROCESS_ABOVE = 64
 #: Seconds between log pane flushes: output looks live, and a flush (a repaint of the
 #: pane, no layout pass) stays a small share of each second.
 LOG_FLUSH = 0.1
@@ -106,6 +106,7 @@ class PoolApp(App[int]):
         Binding("r", "refresh", "Probe", id="refresh", tooltip="probe every host now"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="filter the grid: text, role:, state:, xapi:, pool:"),
         Binding("ctrl+u,escape", "clear_filter", "Clear filter", id="clear-filter"),
+        Binding("escape,b", "fleet", "Fleet", id="fleet", tooltip="back to every pool's row, worst first"),
         Binding("s", "save", "Save", id="save", tooltip="save the log and an SVG screenshot"),
         Binding("R", "recommended", "Playbook", id="recommended", show=False,
                 tooltip="start the playbook the verdict recommends"),
@@ -155,6 +156,7 @@ class PoolApp(App[int]):
         on_hangup: Callable[[], Awaitable[None]] | None = None,
         seat: Seat | None = None,
         journal_group: str | None = None,
+        probe_workers: int | None = None,
     ) -> None:
         super().__init__()
         if drill is not None and demo is None:
@@ -163,7 +165,7 @@ class PoolApp(App[int]):
             if inventory is None:
                 raise ValueError("PoolApp needs an inventory or a source")
             source = LiveSource(inventory, interval=interval, timeout=timeout,
-                                probe_process=len(inventory.hosts()) > PROBE_PROCESS_ABOVE)
+                                probe_workers=workers_for(len(inventory.hosts()), probe_workers))
         self.source = source
         self.settings = settings or Settings()
         self.read_only = read_only
@@ -201,6 +203,7 @@ class PoolApp(App[int]):
         self._heard: set[str] = set()
         self._waiting = source.live
         self._filter_bar_open = False
+        self.zoomed: str | None = None  # the pool whose grid is shown, out of several (None: the fleet's rows)
         self._binding_state: ConsoleState | None = None
         self._closing = False
         self._panel_timer = None
@@ -215,12 +218,14 @@ class PoolApp(App[int]):
         # app shuts down and its DOM is already gone.
         self.banner = VerdictBanner(ascii_only=self.ascii_only, id="banner")
         self.grid = HostGrid(ascii_only=self.ascii_only, id="grid")
+        self.fleet = FleetTable(ascii_only=self.ascii_only, id="fleet")
         self.log_pane = LogPane(ascii_only=self.ascii_only, id="log", flush_seconds=LOG_FLUSH)
         self.host_panel = HostPanel(id="side")
         self.playbook_panel = PlaybookPanel(ascii_only=self.ascii_only, id="playbook")
         yield self.banner
         with Horizontal(id="body"):
             with Vertical(id="main"):
+                yield self.fleet
                 yield self.grid
                 yield self.playbook_panel
                 yield self.log_pane
@@ -253,7 +258,7 @@ class PoolApp(App[int]):
         self._watch_journal()
         if self.crew is not None:
             self.crew.start()
-        self.grid.focus()
+        self._zoom(None)
         self._badges()
         self.playbook_panel.teach = self.teach
         self.playbook_panel.redraw()
@@ -371,7 +376,7 @@ class PoolApp(App[int]):
 
     def _all_bindings(self) -> list[Binding]:
         bindings = list(self.BINDINGS)
-        for cls in (HostGrid, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm, OverrideDialog,
+        for cls in (HostGrid, FleetTable, LogPane, HostDetailScreen, HelpScreen, LinePrompt, ChoiceMenu, Confirm, OverrideDialog,
                     ManualStep, DrillScore):
             bindings += cls.BINDINGS
         return [b for b in bindings if isinstance(b, Binding)]
@@ -415,7 +420,7 @@ class PoolApp(App[int]):
         self.diagnosis = diagnosis
         now = self.source.now()
         with self.batch_update():
-            self.grid.update(diagnosis, now)
+            self._show_pools(diagnosis, now)
             if self._waiting:
                 self.banner.show_waiting(len(self._heard), len(self.source.host_names))
             else:
@@ -426,6 +431,15 @@ class PoolApp(App[int]):
             self._verdict_changed(diagnosis)
         self._teaching_changed()
         self.post_message(DiagnosisUpdated(diagnosis))
+
+    def _show_pools(self, diagnosis: Diagnosis, now: float) -> None:
+        """The fleet's rows, or the zoomed pool's grid (the grid of every pool with just one)."""
+        if not self.many_pools:
+            self.grid.update(diagnosis, now)
+        elif self.zoomed is None:
+            self.fleet.update(diagnosis)
+        else:
+            self.grid.update(Diagnosis(tuple(p for p in diagnosis.pools if p.name == self.zoomed)), now)
 
     def _verdict_changed(self, diagnosis: Diagnosis) -> None:
         old, self._announced = self._announced, diagnosis.verdict
@@ -451,6 +465,35 @@ class PoolApp(App[int]):
         if isinstance(self.screen, HostDetailScreen):
             name = self.screen.host_name
             self.screen.show(self.diagnosis, self.source.observation(name), now)
+
+    # ---- the fleet and its pools ---------------------------------------------------------------
+    @property
+    def many_pools(self) -> bool:
+        """More than one pool: the console opens on the fleet's rows, enter zooms into one."""
+        return len(self.source.pools) > 1
+
+    def _zoom(self, pool: str | None) -> None:
+        """Show ``pool``'s grid, or (None) the fleet's rows; a single pool is always shown as its grid."""
+        self.zoomed = pool if self.many_pools else None
+        fleet = self.many_pools and self.zoomed is None
+        self.fleet.display, self.grid.display = fleet, not fleet
+        if self.diagnosis is not None:
+            self._show_pools(self.diagnosis, self.source.now())
+        (self.fleet if fleet else self.grid).focus()
+        self._badges()
+        self._refresh_bindings()
+
+    def on_fleet_table_highlighted(self, message: FleetTable.Highlighted) -> None:
+        # The side panel shows the pool's master (or first host): where a look at the pool starts.
+        pool = next((p for p in self.diagnosis.pools if p.name == message.pool), None) if self.diagnosis else None
+        if pool is not None and pool.hosts:
+            self.selected = pool.master if pool.master in {h.name for h in pool.hosts} else pool.hosts[0].name
+
+    def on_fleet_table_opened(self, message: FleetTable.Opened) -> None:
+        self._zoom(message.pool)
+
+    def action_fleet(self) -> None:
+        self._zoom(None)
 
     # ---- selection ---------------------------------------------------------------------------
     def on_host_grid_selected(self, message: HostGrid.Selected) -> None:
@@ -478,6 +521,9 @@ class PoolApp(App[int]):
     def select_host(self, name: str) -> None:
         if self.filter_text:
             self.action_clear_filter()
+        pool = next((p.name for p in self.source.pools if any(h.name == name for h in p.hosts)), None)
+        if self.many_pools and pool is not None and pool != self.zoomed:
+            self._zoom(pool)
         self.grid.cursor = name
 
     # ---- what may run (poolterm/ui/availability.py holds the rules) -----------------------------
@@ -490,7 +536,8 @@ class PoolApp(App[int]):
             drill_injecting=self.drill is not None and self.drill.injecting,
             recommended=self.recommended_pool() is not None, resumable=self.playbooks.resumable is not None,
             key_problem=self._key_problem(self.selected),
-            crew=self.crew is not None, following=self.crew.driver_text() if self.crew is not None else "")
+            crew=self.crew is not None, following=self.crew.driver_text() if self.crew is not None else "",
+            zoomed=self.zoomed is not None)
 
     def _key_problem(self, name: str | None) -> bool:
         observation = self.source.observation(name) if name else None
@@ -655,19 +702,23 @@ class PoolApp(App[int]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self._open_filter_bar(False)
-            self.grid.focus()
+            self._focus_main()
             self._refresh_bindings()
 
     def watch_filter_text(self, text: str) -> None:
         self.grid.set_filter(text)
+        self.fleet.set_filter(text)
         self.refresh_state()
 
     def action_clear_filter(self) -> None:
         self.filter_input.value = ""
         self.filter_text = ""
         self._open_filter_bar(False)
-        self.grid.focus()
+        self._focus_main()
         self._refresh_bindings()
+
+    def _focus_main(self) -> None:
+        (self.fleet if self.fleet.display else self.grid).focus()
 
     # log -----------------------------------------------------------------------------------------
     def action_log_only_host(self) -> None:

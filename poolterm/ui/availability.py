@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 #: Actions on the main screen's grid and log: hidden while another screen is on top.
-MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "detail", "log_only_host", "log_search"})
+MAIN_SCREEN_ONLY = frozenset({"filter", "clear_filter", "detail", "log_only_host", "log_search", "fleet"})
 #: What a follower may not do: anything that sends a command, or writes to the journal but a note.
 FOLLOWER_REFUSES = frozenset({"query_menu", "xe_prompt", "recommended", "start_playbook", "trust_key",
                               "inject_fault"})
@@ -43,6 +43,7 @@ class ConsoleState:
     key_problem: bool = False  # the selected host's SSH key is unknown or changed: it has a key to check
     crew: bool = False  # this console shares its journal with others (it drives or follows)
     following: str = ""  # this console follows: who drives, as a refusal says it ("" while it drives)
+    zoomed: bool = False  # one pool's grid is shown out of several: escape goes back to the fleet's rows
 
 
 Availability = bool | None
@@ -63,6 +64,7 @@ RULES: dict[str, tuple[Rule, str]] = {
     "cancel_command": (_shown_or_hidden(lambda s: s.command_running or s.playbook_running),
                        "no command or playbook is running"),
     "clear_filter": (_shown_or_hidden(lambda s: s.filter_set), "no filter is set"),
+    "fleet": (_shown_or_hidden(lambda s: s.zoomed), "the fleet's rows are shown already, or there is one pool"),
     "pause": (_shown_or_hidden(lambda s: not s.playbook_running),
               "a playbook is running: it needs fresh probes to verify its steps"),
     "refresh": (_enabled_or_greyed(lambda s: s.live and not s.paused),

@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from poolterm.diagnosis.explain import explain, first_sentence
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
+from poolterm.ui.sanitize import sanitize
 
 GLYPHS = {
     False: {Severity.OK: "✔", Severity.WARNING: "▲", Severity.CRITICAL: "✖", Severity.UNKNOWN: "?"},
@@ -159,8 +160,8 @@ class VerdictBanner(Static):
             parts.append(f"probe {mode}, ~{load}/min on the master")
         others = [p for p in self.diagnosis.pools if p is not pool]
         if others:
-            shown = ", ".join(f"{p.name} {p.verdict.title}" for p in others[:3])
-            parts.append(f"+{len(others)} pools: {shown}" + (" ..." if len(others) > 3 else ""))
+            # Second, right after the worst pool's name: on a narrow terminal the line is cut at its end.
+            parts.insert(1, _others(others))
         return Text(SEPARATOR[self.ascii_only].join(parts))
 
     def _body_lines(self) -> list[str]:
@@ -188,6 +189,16 @@ class VerdictBanner(Static):
             # and what to do next must never be the line that is cut off.
             lines.append(f"In plain words: {first_sentence(explain(pool.verdict).meaning)}")
         return lines
+
+
+def _others(others: list[PoolDiagnosis]) -> str:
+    """The other pools in a few words: how many, how many are not healthy, and the worst of those."""
+    troubled = sorted((p for p in others if p.severity is not Severity.OK), key=lambda p: -p.severity.rank)
+    if not troubled:
+        return f"+{len(others)} {'pool' if len(others) == 1 else 'pools'}, all healthy"
+    shown = ", ".join(f"{sanitize(p.name)} {p.verdict.title}" for p in troubled[:2])
+    more = " ..." if len(troubled) > 2 else ""
+    return f"+{len(others)} {'pool' if len(others) == 1 else 'pools'}, {len(troubled)} not healthy: {shown}{more}"
 
 
 def _rounded(load: int) -> int:

@@ -745,11 +745,11 @@ async def test_probing_from_its_own_process_behaves_the_same(sim, inventory):
     from poolterm.probing.source import LiveSource
 
     messages = []
-    source = LiveSource(inventory, interval=INTERVAL, timeout=TIMEOUT, probe_process=True)
+    source = LiveSource(inventory, interval=INTERVAL, timeout=TIMEOUT, probe_workers=1)
     app = PoolApp(source=source)
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await healthy(pilot, app)
-        child = source.child
+        child = source.children[0]
         assert child is not None and child.returncode is None
         assert source.watcher is None and source.rounds >= len(source.host_names)
         assert app.run_xe("plot2", "xe host-list params=name-label --minimal")

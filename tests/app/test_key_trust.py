@@ -101,7 +101,7 @@ async def test_a_key_never_recorded_is_trusted_through_the_probe_process_or_decl
     sim.known_hosts.write_text("".join(line + "\n" for line in lines if not line.startswith("[127.77.0.14]")))
     journal = tmp_path / "incident.jsonl"
     inventory = load_inventory(fast_inventory(sim))
-    source = LiveSource(inventory, interval=INTERVAL, timeout=TIMEOUT, probe_process=True)
+    source = LiveSource(inventory, interval=INTERVAL, timeout=TIMEOUT, probe_workers=1)
     app = console(sim, journal, source=source)
     async with app.run_test(size=(140, 44)) as pilot:
         await wait_for(pilot, lambda: reach(app, "plot4") is Reach.HOST_KEY_UNKNOWN, timeout=30,

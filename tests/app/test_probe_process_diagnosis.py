@@ -38,7 +38,7 @@ def handed(source: LiveSource):
 
 
 async def test_the_console_is_handed_the_probe_process_diagnosis_of_what_it_received(sim):
-    source = LiveSource(load_inventory(sim.hosts_yaml), interval=INTERVAL, timeout=TIMEOUT, probe_process=True)
+    source = LiveSource(load_inventory(sim.hosts_yaml), interval=INTERVAL, timeout=TIMEOUT, probe_workers=1)
     source.start(lambda observation: None)
     try:
         await until(lambda: handed(source).verdict is Verdict.HEALTHY, "a HEALTHY diagnosis")
@@ -52,4 +52,28 @@ async def test_the_console_is_handed_the_probe_process_diagnosis_of_what_it_rece
         await until(lambda: handed(source).verdict is Verdict.MASTER_LOST, "MASTER LOST from the child")
     finally:
         await source.close()
-    assert source.child.returncode == 0
+    assert source.children[0].returncode == 0
+
+
+async def test_two_workers_sharing_one_pool_diagnose_it_together(sim):
+    """Eight hosts on two workers: the pool is split (plot1..4 | plot5..8), worker 0 diagnoses it, and what
+    worker 1 sees of plot5..8 reaches that diagnosis only through the console's relay."""
+    source = LiveSource(load_inventory(sim.hosts_yaml), interval=INTERVAL, timeout=TIMEOUT, probe_workers=2)
+    assert [shard.hosts for shard in source.shards] == [
+        ("plot1", "plot2", "plot3", "plot4"), ("plot5", "plot6", "plot7", "plot8")]
+    assert [shard.home for shard in source.shards] == [("lab",), ()]
+    source.start(lambda observation: None)
+    try:
+        await until(lambda: handed(source).verdict is Verdict.HEALTHY, "a HEALTHY diagnosis")
+        await sim.ctl("shutdown", "plot7")
+        await until(lambda: "plot7" in {h for f in handed(source).pools[0].findings for h in f.hosts},
+                    "a finding naming plot7, probed by worker 1")
+        down = {h.name: h.reachable for h in handed(source).pools[0].hosts}
+        assert down["plot7"] is False and down["plot6"] is True
+        await sim.ctl("crash", "plot1")
+        await until(lambda: handed(source).verdict is Verdict.MASTER_LOST, "MASTER LOST")
+        assert handed(source).pools[0].findings[0].candidates, "no host to promote"
+        assert source.rounds >= 8
+    finally:
+        await source.close()
+    assert [child.returncode for child in source.children] == [0, 0]
