@@ -15,14 +15,15 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def simulator(hosts: int, *, fuse: float = 1.0, boot: float = 1.0, ready_timeout: float = 120.0,
-              extra: tuple[str, ...] = ()):
-    """Yield the sim's directory once its hosts.yaml is written; stop it afterwards. ``extra``: more
-    `poolterm sim` options (``--ha``)."""
+              extra: tuple[str, ...] = (), pools: int = 1):
+    """Yield the sim's directory once its hosts.yaml is written; stop it afterwards. ``pools``: split
+    the hosts into that many pools (lab01..; `poolterm sim --pools`); ``extra``: more `poolterm sim`
+    options (``--ha``)."""
     with tempfile.TemporaryDirectory(prefix="poolterm-bench-") as tmp:
         directory = Path(tmp)
         proc = subprocess.Popen(
             [sys.executable, "-m", "poolterm", "sim", "--hosts", str(hosts), "--dir", str(directory),
-             "--fuse", str(fuse), "--boot", str(boot), *extra],
+             "--fuse", str(fuse), "--boot", str(boot), "--pools", str(pools), *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             deadline = time.monotonic() + ready_timeout

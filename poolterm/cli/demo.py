@@ -10,6 +10,10 @@ the simulator's scenario NAME are injected a few seconds after the pool first
 shows HEALTHY, and the trainee's recovery is scored (see :mod:`poolterm.diagnosis.drill`).
 The pool is the one the scenario's ``pool:`` asks for (HA on, its timeout, its size);
 ``--ha`` starts a plain demo with HA enabled.
+
+``--pools K`` splits the hosts into K pools (lab01..labK, each its first host's), for the fleet
+view. Up to :data:`IN_PROCESS_HOSTS` hosts the simulator shares the console's event loop, as above;
+a bigger one runs as a child `poolterm sim` (see :func:`simulator`).
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ from poolterm.diagnosis.drill import DRILLS, FAULT_DELAY, Drill, DrillError, che
 from poolterm.errors import UsageError
 from poolterm.playbooks.engine import Timing
 from poolterm.playbooks.runner import probe_budget
+from poolterm.sim.process import SimulatorProcess
 from poolterm.sim.runtime import Simulator, SimulatorError
 from poolterm.sim.scenario import ScenarioError, load_scenario, run_scenario
-from poolterm.sim.world import SimError, SimParams
+from poolterm.sim.world import SimError, SimParams, pool_layout
 
-MAX_HOSTS = 1000
+MAX_HOSTS = 5000
+#: The largest simulator that runs on the console's own event loop (see :func:`simulator`).
+IN_PROCESS_HOSTS = 1000
 MIN_DRILL_HOSTS = 2
 #: HA's timeout T when neither --ha-timeout nor the drill's scenario gives one (pool-ha-enable's default).
 DEFAULT_HA_TIMEOUT = 60.0
@@ -54,7 +61,11 @@ def register(sub) -> None:
                     "Faults can be injected from the console (i, or the command palette) or from another "
                     "terminal with `poolterm sim ctl --dir DIR ACTION HOST`.",
     )
-    parser.add_argument("--hosts", type=int, default=8, metavar="N", help="number of hosts (default 8)")
+    parser.add_argument("--hosts", type=int, default=8, metavar="N",
+                        help=f"number of hosts (default 8, at most {MAX_HOSTS})")
+    parser.add_argument("--pools", type=int, default=1, metavar="K",
+                        help="split the hosts into K pools lab1..labK (zero-padded: lab01..lab50), each with its own "
+                             "master: its first host (default 1: one pool, lab)")
     parser.add_argument("--dir", metavar="DIR",
                         help="the simulator's directory (hosts.yaml, keys, control socket); "
                              "default: a temporary one, removed on exit")
@@ -76,20 +87,25 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if not 1 <= args.hosts <= MAX_HOSTS:
         raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
+    if not 1 <= args.pools <= args.hosts:
+        raise UsageError(f"--pools must be between 1 and the number of hosts ({args.hosts}), not {args.pools}")
     if not args.fuse > 0:
         raise UsageError(f"--fuse must be a positive number of seconds, not {args.fuse:g}")
     if args.ha_timeout is not None and not 0 < args.ha_timeout < math.inf:
         raise UsageError(f"--ha-timeout must be a positive number of seconds, not {args.ha_timeout:g}")
     if args.drill is not None:
-        _check_drill(args.drill, args.hosts, args.ha)
+        _check_drill(args.drill, args.hosts, args.ha, args.pools)
     ha, ha_timeout = pool_settings(args.drill, args.ha, args.ha_timeout)
     settings = console_settings()
     require_terminal()
     temporary = args.dir is None
     directory = Path(tempfile.mkdtemp(prefix="poolterm-demo-")) if temporary else Path(args.dir).expanduser()
     ha_text = f", HA on (timeout {ha_timeout:g} s)" if ha else ""
-    print(f"poolterm demo: {args.hosts} simulated hosts{ha_text}, simulator directory {directory}")
-    print(f"  break things from another terminal: poolterm sim ctl --dir {directory} crash plot1")
+    first = pool_layout(args.hosts, args.pools)[0]
+    pools = f" in {args.pools} pools" if args.pools > 1 else ""
+    master = f" (the master of pool {first.name})" if args.pools > 1 else ""
+    print(f"poolterm demo: {args.hosts} simulated hosts{pools}{ha_text}, simulator directory {directory}")
+    print(f"  break things from another terminal: poolterm sim ctl --dir {directory} crash {first.master}{master}")
     prepare_environment(settings, args.low_bandwidth)
     try:
         params = SimParams(fuse=args.fuse, ha_timeout=ha_timeout)
@@ -109,11 +125,16 @@ def _say(text: str) -> None:
         pass
 
 
-def _check_drill(name: str, hosts: int, ha: bool) -> None:
+def _check_drill(name: str, hosts: int, ha: bool, pools: int) -> None:
     try:
         check_name(name)
     except DrillError as exc:
         raise UsageError(str(exc)) from None
+    if pools > 1:
+        raise UsageError(f"drill {name} runs on one pool: leave out --pools")
+    if hosts > IN_PROCESS_HOSTS:
+        # The drill's coach waits on the simulator's ground truth, which only an in-process simulator offers.
+        raise UsageError(f"drill {name} runs on at most {IN_PROCESS_HOSTS} hosts, not {hosts}")
     scenario = load_scenario(name)
     if scenario.hosts is not None and hosts != scenario.hosts:
         # Its steps name every host: on a bigger pool the hosts they leave out would change the incident.
@@ -159,11 +180,27 @@ def drill_for(sim, name: str, delay: float | None = None):
     return Drill(name, inject, FAULT_DELAY if delay is None else delay)
 
 
+def simulator(hosts: int, directory: Path, params: SimParams, *, ha: bool = False,
+              pools: int = 1) -> Simulator | SimulatorProcess:
+    """The demo's simulator: in the console's process up to :data:`IN_PROCESS_HOSTS` hosts, a
+    child `poolterm sim` beyond.
+
+    The dividing line is the host count, not the pools: what the simulator costs is the SSH it
+    serves, one connection and one probe per host every round, however the hosts are split.
+    Up to 1,000 hosts that fits beside the console on one event loop (the key-press and memory
+    benchmarks measure the demo so); 5,000 would take the loop from the UI for seconds at a time
+    (every host's login at once when the console starts, then thousands of probes a round), so
+    they get a process, and a core, of their own."""
+    if hosts <= IN_PROCESS_HOSTS:
+        return Simulator(hosts, directory, params=params, ha=ha, pools=pools)
+    return SimulatorProcess(hosts, directory, params=params, ha=ha, pools=pools)
+
+
 async def _demo(args: argparse.Namespace, directory: Path, settings, params: SimParams, ha: bool) -> int:
     from poolterm.ui.app import PoolApp
 
     try:
-        async with Simulator(args.hosts, directory, params=params, ha=ha) as sim:
+        async with simulator(args.hosts, directory, params, ha=ha, pools=args.pools) as sim:
             inventory = load_inventory(sim.hosts_yaml)
             params = sim.params
             timing = Timing(fuse=params.fuse, xapi_start=params.xapi_start, boot=params.boot,

@@ -19,6 +19,7 @@ from poolterm.sim.control import (
     FAULT_ACTIONS,
     KEY_ACTIONS,
     PAIR_ACTIONS,
+    SHOWN_HOSTS,
     ControlError,
     RemoteExec,
     format_status,
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
     from poolterm.sim.runtime import Simulator
 
 CONTROL = "control.sock"
-SHOWN_HOSTS = 16  # a 1000-host start lists this many and points at hosts.yaml
 
 RUN_HELP = """\
 Run N simulated XenServer/XCP-ng hosts plot1..plotN in the foreground until
 Ctrl-C or SIGTERM. Each host is a real SSH server (public-key login as root) on
 its own loopback address; plot1 starts as pool master, the others as its slaves.
+With --pools K the hosts form K pools named lab1..labK (zero-padded to the
+width of K: lab01..lab50), each a contiguous run of hosts with its own master
+(its first host), pool secret and uuid.
 
 Files written to DIR: hosts.yaml (the inventory, for poolterm -i), known_hosts
 (every host's key), id_ed25519 (+ .pub; the one client key the hosts accept)
@@ -113,7 +116,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="HA's timeout T (default 60), also pool-ha-enable's default. The clock is compressed like "
              "--fuse's, so values under xapi's minimum of 10 are allowed here",
     )
-    p.add_argument("--pool-name", default="lab", metavar="NAME", help="pool name-label (default lab)")
+    p.add_argument("--pool-name", default="lab", metavar="NAME",
+                   help="pool name-label (default lab); with --pools K, NAME01..NAMEK")
+    p.add_argument(
+        "--pools", type=int, default=1, metavar="K",
+        help="split the hosts into K pools of (nearly) equal size, each with its own master (default 1)",
+    )
+    p.add_argument(
+        "--stop-on-eof", action="store_true",
+        help="also stop when standard input reaches its end: a pipe from a supervisor, which closes when "
+             "it dies (poolterm demo runs its large simulators so)",
+    )
     p.add_argument(
         "--port", type=int, default=0, metavar="P",
         help="SSH port on every host's address (default: a free port per host)",
@@ -158,6 +171,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("sim needs --dir DIR (where hosts.yaml, keys and the control socket go)")
     if args.hosts < 1:
         raise UsageError("--hosts must be at least 1")
+    if not 1 <= args.pools <= args.hosts:
+        raise UsageError(f"--pools must be between 1 and the number of hosts ({args.hosts}), not {args.pools}")
     if not 0 <= args.port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
     if args.fuse < 0 or args.boot < 0:
@@ -171,10 +186,11 @@ async def _serve(args: argparse.Namespace) -> int:
     # Imported here: asyncssh is heavy and only running a simulator needs it.
 
     params = SimParams(fuse=args.fuse, boot=args.boot, ha_timeout=args.ha_timeout)
-    sim = Simulator(args.hosts, args.dir, params=params, pool_name=args.pool_name, port=args.port, ha=args.ha)
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
+        sim = Simulator(args.hosts, args.dir, params=params, pool_name=args.pool_name, port=args.port, ha=args.ha,
+                        pools=args.pools)
         await sim.start()
     except SimulatorError as exc:
         raise UsageError(str(exc)) from None
@@ -182,6 +198,8 @@ async def _serve(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if args.stop_on_eof:
+            _stop_at_eof(loop, stop)
         print(_banner(sim, args, loop.time() - started), flush=True)
         await stop.wait()
         print("poolterm sim: stopping", flush=True)
@@ -190,18 +208,34 @@ async def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_at_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set ``stop`` once standard input ends; a thread, as stdin may be any kind of file."""
+
+    def watch() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:
+            return  # the simulator stopped first and its loop is gone
+
+    threading.Thread(target=watch, name="poolterm-sim-stdin", daemon=True).start()
+
+
 def _banner(sim: "Simulator", args: argparse.Namespace, seconds: float) -> str:
     names = sim.world.names
     d = sim.directory
     ha = f"HA on, timeout {args.ha_timeout:g} s" if args.ha else "HA off"
-    lines = [
-        f"poolterm sim: {len(names)} hosts in pool {args.pool_name!r}, "
-        f"plot1 master (fuse {args.fuse:g} s, boot {args.boot:g} s; {ha}; started in {seconds:.1f} s)",
-    ]
-    for name in names[:SHOWN_HOSTS]:
-        lines.append(f"  {name:<8} {sim.address_of(name)}:{sim.port_of(name)}")
-    if len(names) > SHOWN_HOSTS:
-        lines.append(f"  ... and {len(names) - SHOWN_HOSTS} more (see {sim.hosts_yaml})")
+    settings = f"fuse {args.fuse:g} s, boot {args.boot:g} s; {ha}; started in {seconds:.1f} s"
+    if len(sim.world.pools) == 1:
+        lines = [f"poolterm sim: {len(names)} hosts in pool {args.pool_name!r}, plot1 master ({settings})"]
+        lines += _host_lines(sim, names)
+    else:
+        lines = [f"poolterm sim: {len(names)} hosts in {len(sim.world.pools)} pools ({settings})"]
+        lines += _pool_lines(sim)
     first = names[0]
     lines += [
         "files:",
@@ -218,6 +252,25 @@ def _banner(sim: "Simulator", args: argparse.Namespace, seconds: float) -> str:
         "running; Ctrl-C stops it",
     ]
     return "\n".join(lines)
+
+
+def _host_lines(sim: "Simulator", names: list[str]) -> list[str]:
+    lines = [f"  {name:<8} {sim.address_of(name)}:{sim.port_of(name)}" for name in names[:SHOWN_HOSTS]]
+    if len(names) > SHOWN_HOSTS:
+        lines.append(f"  ... and {len(names) - SHOWN_HOSTS} more (see {sim.hosts_yaml})")
+    return lines
+
+
+def _pool_lines(sim: "Simulator") -> list[str]:
+    pools = sim.world.pools
+    lines = []
+    for plan in pools[:SHOWN_HOSTS]:
+        hosts = f"{plan.hosts[0]}..{plan.hosts[-1]}" if len(plan.hosts) > 1 else plan.hosts[0]
+        lines.append(f"  {plan.name}  {hosts} ({len(plan.hosts)}), master {plan.master} "
+                     f"{sim.address_of(plan.master)}:{sim.port_of(plan.master)}")
+    if len(pools) > SHOWN_HOSTS:
+        lines.append(f"  ... and {len(pools) - SHOWN_HOSTS} more pools (see {sim.hosts_yaml})")
+    return lines
 
 
 # ---------------------------------------------------------------------------

@@ -291,6 +291,9 @@ class RemoteExec:
 # ---------------------------------------------------------------------------
 
 _COLUMNS = ("NAME", "POWER", "LINK", "XAPI", "POOL.CONF", "EMERGENCY", "SESSIONS", "HTTPS")
+#: How many hosts a text status (or a start banner) lists when there are many: the rest are in --json.
+SHOWN_HOSTS = 16
+NOMINAL = "powered on, cable in, xapi running, no emergency, pool.conf as built, no cut"
 
 
 def ha_mark(h: dict, lock: str | None) -> str:
@@ -314,38 +317,100 @@ def ha_mark(h: dict, lock: str | None) -> str:
 
 def format_status(status: dict) -> str:
     """Ground truth as a table for `poolterm sim ctl status`: the meters (xapi sessions, HTTPS
-    requests) per host, a CUT column when hosts are cut apart, an HA column when any host has HA state."""
+    requests) per host, a CUT column when hosts are cut apart, an HA column when any host has HA state.
+    With several pools: a line per pool, then only the hosts that are not as built (the first
+    SHOWN_HOSTS of them), so that 5,000 hosts do not flood the terminal."""
+    if len(status.get("pools") or ()) > 1:
+        return _format_fleet(status)
     ha = status.get("ha") or {}
-    hosts = status.get("hosts", [])
-    marks = [ha_mark(h, ha.get("lock")) for h in hosts]
-    cuts = [",".join(h.get("cut_from") or ()) for h in hosts]
-    extra = (("CUT",) if any(cuts) else ()) + (("HA",) if any(marks) else ())
-    rows = [_COLUMNS + extra]
-    for h, cut, mark in zip(hosts, cuts, marks):
-        emergency = "true" if h.get("emergency") else "false"
-        if h.get("emergency_error"):
-            emergency += f" ({h['emergency_error']})"
-        row = (
-            str(h.get("name")),
-            str(h.get("power")),
-            str(h.get("link")),
-            str(h.get("xapi")),
-            h.get("pool_conf") or "-",
-            emergency,
-            str(h.get("api_sessions", 0)),
-            str(h.get("https_requests", 0)),
-        )
-        row += ((cut or "-",) if "CUT" in extra else ()) + ((mark or "-",) if "HA" in extra else ())
-        rows.append(row)
-    columns = rows[0]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    lines = _host_table(status.get("hosts", []), ha.get("lock"), pool_column=False)
     for m in status.get("masters", []):
         db = m.get("db_hosts", [])
         lines.append(f"master {m.get('name')}: pool {m.get('pool_name')!r}, {len(db)} hosts in its database")
+    return "\n".join(lines + _footer(status)) + "\n"
+
+
+def _host_table(hosts: list[dict], lock: str | None, *, pool_column: bool) -> list[str]:
+    marks = [ha_mark(h, lock) for h in hosts]
+    cuts = [",".join(h.get("cut_from") or ()) for h in hosts]
+    extra = (("CUT",) if any(cuts) else ()) + (("HA",) if any(marks) else ())
+    head = (_COLUMNS[:1] + ("POOL",) + _COLUMNS[1:]) if pool_column else _COLUMNS
+    rows = [head + extra]
+    for h, cut, mark in zip(hosts, cuts, marks):
+        row = _host_row(h)
+        if pool_column:
+            row = row[:1] + (str(h.get("pool") or "-"),) + row[1:]
+        row += ((cut or "-",) if "CUT" in extra else ()) + ((mark or "-",) if "HA" in extra else ())
+        rows.append(row)
+    return _columns(rows)
+
+
+def _host_row(h: dict) -> tuple[str, ...]:
+    emergency = "true" if h.get("emergency") else "false"
+    if h.get("emergency_error"):
+        emergency += f" ({h['emergency_error']})"
+    return (
+        str(h.get("name")),
+        str(h.get("power")),
+        str(h.get("link")),
+        str(h.get("xapi")),
+        h.get("pool_conf") or "-",
+        emergency,
+        str(h.get("api_sessions", 0)),
+        str(h.get("https_requests", 0)),
+    )
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns, the last one unpadded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+
+
+def _footer(status: dict) -> list[str]:
+    ha = status.get("ha") or {}
+    lines = []
     if ha.get("enabled") or ha.get("lock"):
         lock = ha.get("lock") or "nobody"
         enabled = str(ha.get("enabled")).lower()
         lines.append(f"HA: enabled {enabled}, master lock {lock}, timeout {ha.get('timeout'):g} s")
     lines.append(f"simulated time {status.get('time', 0):.1f} s")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def _format_fleet(status: dict) -> str:
+    hosts = {h.get("name"): h for h in status.get("hosts", [])}
+    pools = status.get("pools") or []
+    built = _built_confs(pools, hosts)
+    odd = [h for h in hosts.values() if not _as_built(h, built.get(h.get("name")))]
+    rows = [("POOL", "HOSTS", "BUILT MASTER", "MASTERS NOW", "NOT AS BUILT")]
+    for pool in pools:
+        members = [hosts[n] for n in pool.get("hosts", []) if n in hosts]
+        masters = [str(h.get("name")) for h in members if h.get("role") == "master"]
+        trouble = sum(1 for h in members if h in odd)
+        rows.append((str(pool.get("name")), str(len(members)), str(pool.get("master")),
+                     ",".join(masters) or "-", str(trouble)))
+    lines = _columns(rows)
+    if odd:
+        lines.append(f"{len(odd)} of {len(hosts)} hosts not as built ({NOMINAL}):")
+        lines += _host_table(odd[:SHOWN_HOSTS], (status.get("ha") or {}).get("lock"), pool_column=True)
+        if len(odd) > SHOWN_HOSTS:
+            lines.append(f"... and {len(odd) - SHOWN_HOSTS} more (status --json lists every host)")
+    else:
+        lines.append(f"all {len(hosts)} hosts as built ({NOMINAL})")
+    return "\n".join(lines + _footer(status)) + "\n"
+
+
+def _built_confs(pools: list[dict], hosts: dict) -> dict:
+    """The pool.conf each host was built with: master, or slave of its pool's first host."""
+    confs = {}
+    for pool in pools:
+        master = hosts.get(pool.get("master")) or {}
+        for name in pool.get("hosts", []):
+            confs[name] = "master" if name == pool.get("master") else f"slave:{master.get('address')}"
+    return confs
+
+
+def _as_built(h: dict, conf: str | None) -> bool:
+    return (h.get("power") == "on" and h.get("link") == "up" and h.get("xapi") == "running"
+            and not h.get("emergency") and not h.get("cut_from") and h.get("pool_conf") == conf)

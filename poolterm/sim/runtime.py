@@ -222,7 +222,9 @@ class Simulator:
     ``async with Simulator(8, tmp_path, fuse=0.5, boot=0.5) as sim:`` starts
     everything and writes DIR/hosts.yaml, DIR/known_hosts, DIR/id_ed25519(.pub)
     and DIR/control.sock; leaving the block stops it all. ``ha=True`` starts the
-    pool with HA enabled (T is ``params.ha_timeout``).
+    pool with HA enabled (T is ``params.ha_timeout``). ``pools=K`` splits the hosts
+    into K pools (:func:`~poolterm.sim.world.pool_layout`), each with its own master,
+    secret and name, all in one World: they share the network, as pools on one LAN do.
     """
 
     def __init__(
@@ -237,6 +239,7 @@ class Simulator:
         seed: int = 0,
         params: SimParams | None = None,
         ha: bool = False,
+        pools: int = 1,
     ):
         if n_hosts < 1:
             raise SimulatorError("a pool needs at least one host")
@@ -244,8 +247,11 @@ class Simulator:
         self.pool_name = pool_name
         self.params = params or SimParams(fuse=fuse, boot=boot)
         self.addresses = default_addresses(n_hosts)
-        self.world = World(n_hosts, params=self.params, pool_name=pool_name, addresses=self.addresses, seed=seed,
-                           ha=ha)
+        try:
+            self.world = World(n_hosts, params=self.params, pool_name=pool_name, pools=pools,
+                               addresses=self.addresses, seed=seed, ha=ha)
+        except SimError as exc:
+            raise SimulatorError(str(exc)) from None
         self.live = LiveWorld(self.world)
         self.hosts_yaml = self.directory / "hosts.yaml"
         self.known_hosts = self.directory / "known_hosts"
@@ -291,7 +297,7 @@ class Simulator:
         if not os.access(self.directory, os.W_OK):
             raise SimulatorError(f"cannot write to {self.directory}")
         if self.control_path.exists() or self.control_path.is_symlink():
-            if _socket_answers(self.control_path):
+            if socket_answers(self.control_path):
                 raise SimulatorError(f"a simulator is already running in {self.directory}")
             self.control_path.unlink()
 
@@ -321,15 +327,18 @@ class Simulator:
             "probe": {"interval": 2, "timeout": 5},
             "pools": [
                 {
-                    "name": self.pool_name,
-                    "hosts": [
-                        {"name": name, "address": s.address, "port": s.port} for name, s in self._servers.items()
-                    ],
+                    "name": plan.name,
+                    "hosts": [self._inventory_host(name) for name in plan.hosts],
                 }
+                for plan in self.world.pools
             ],
         }
         header = "# Written by `poolterm sim`: the simulated pool. Paths are relative to this file.\n"
         return header + yaml.safe_dump(doc, sort_keys=False)
+
+    def _inventory_host(self, name: str) -> dict:
+        server = self._servers[name]
+        return {"name": name, "address": server.address, "port": server.port}
 
     async def stop(self) -> None:
         if self._control is not None:
@@ -371,10 +380,13 @@ class Simulator:
 
     def status(self) -> dict:
         """The World's ground truth, plus each host's SSH host key fingerprint (``host_key``: the
-        keys belong to the sshds, not to the World)."""
+        keys belong to the sshds, not to the World) and the pool it was built in (``pool``, one of
+        the top-level ``pools``; what it believes now is its ``pool_conf``)."""
         status = self.live.act("status")
+        built_in = self.world.built_in
         for host in status["hosts"]:
             host["host_key"] = self._servers[host["name"]].fingerprint
+            host["pool"] = built_in[host["name"]]
         return status
 
     # driving
@@ -455,7 +467,8 @@ class Simulator:
         return view.spawn(Shell(view, io).run(command))
 
 
-def _socket_answers(path: Path) -> bool:
+def socket_answers(path: Path) -> bool:
+    """Something listens on the Unix socket at ``path`` (a simulator's control socket)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         try:
             s.connect(str(path))

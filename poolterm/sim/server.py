@@ -1,10 +1,11 @@
 """The sshd of each simulated host, and the network between it and the jump box.
 
-Each host listens on its own loopback address.  In front of asyncssh sits a
-small TCP relay so that network faults look like network faults to a real
-client: a black-holed host accepts nothing and delivers nothing (connections
-freeze, connects time out), a host that is down refuses connections, and a host
-that rebooted resets connections from before its reboot.
+Each host listens on its own loopback address.  Between the client's socket and
+asyncssh sits a small relay (in memory: one file descriptor per connection) so
+that network faults look like network faults to a real client: a black-holed
+host accepts nothing and delivers nothing (connections freeze, connects time
+out), a host that is down refuses connections, and a host that rebooted resets
+connections from before its reboot.
 
 The asyncssh side mimics OpenSSH where poolterm can tell the difference:
 public-key login as root only, ``MaxSessions 10`` (the 11th concurrent session
@@ -68,15 +69,18 @@ class Host(Machine, Protocol):
 # The network: a relay per TCP connection
 # ---------------------------------------------------------------------------
 
+#: Bytes asyncssh may write into a frozen link before it is told to stop writing (a socket's
+#: transport says so at asyncio's default high-water mark).
+HELD_HIGH = 64 * 1024
+
 
 class _Side(asyncio.Protocol):
-    """One end of a relay: bytes read here are written to the other end."""
+    """The client's TCP socket: bytes read here go to asyncssh, through the relay."""
 
     def __init__(self, relay: "_Relay"):
         self.relay = relay
         self.transport: asyncio.Transport | None = None
-        self.peer: "_Side | None" = None
-        self.write_blocked = False  # our write buffer is full: the peer must stop reading
+        self.write_blocked = False  # our write buffer is full: asyncssh must stop writing
         self.reading = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -85,13 +89,10 @@ class _Side(asyncio.Protocol):
         self.relay.update()
 
     def data_received(self, data: bytes) -> None:
-        if self.peer is not None and self.peer.transport is not None:
-            self.peer.transport.write(data)
+        self.relay.to_ssh(data)
 
     def eof_received(self) -> bool:
-        peer = self.peer.transport if self.peer else None
-        if peer is not None and peer.can_write_eof() and not peer.is_closing():
-            peer.write_eof()
+        self.relay.eof_to_ssh()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -107,33 +108,152 @@ class _Side(asyncio.Protocol):
         self.relay.update()
 
 
-class _Relay:
-    """Client TCP socket <-> one end of a socketpair whose other end asyncssh serves."""
+class _Inner(asyncio.Transport):
+    """What asyncssh's connection takes for its socket: the relay's other end, in memory.
 
-    def __init__(self, epoch: int, frozen: bool, on_close: Callable[["_Relay"], None]):
+    In memory rather than a socketpair: each connection then costs the simulator one file
+    descriptor (the client's socket) instead of three, which is what lets 5,000 hosts, each
+    probed over its own connection, fit under a 20,000-descriptor limit, and each packet
+    costs no extra system calls."""
+
+    def __init__(self, relay: "_Relay", extra: dict):
+        super().__init__(extra)
+        self.relay = relay
+        self.closing = False
+        self.paused = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.closing:
+            self.relay.to_client(bytes(data))
+
+    def writelines(self, list_of_data) -> None:
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.relay.eof_to_client()
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.relay.close()
+
+    def abort(self) -> None:
+        self.relay.close()
+
+    def is_reading(self) -> bool:
+        return not self.paused
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self.relay.update()
+
+    def resume_reading(self) -> None:
+        self.paused = False
+        self.relay.update()
+
+    def get_write_buffer_size(self) -> int:
+        return self.relay.held_size
+
+
+class _Relay:
+    """The client's TCP socket <-> asyncssh's connection, through a link that can fail."""
+
+    def __init__(self, epoch: int, frozen: bool, on_close: Callable[["_Relay"], None], sock: socket.socket,
+                 sockname: tuple[str, int]):
         self.epoch = epoch
         self.on_close = on_close
         self.frozen = frozen
+        self.sock = sock
         self.client = _Side(self)
-        self.inner = _Side(self)
-        self.client.peer, self.inner.peer = self.inner, self.client
+        self.inner = _Inner(self, {"sockname": sockname, "peername": _peername(sock)})
+        self.ssh: asyncio.Protocol | None = None
+        self.held: list[bytes] = []  # what asyncssh wrote that the link has not carried yet
+        self.held_size = 0
+        self.eof_held = False
+        self.ssh_paused = False
         self.closed = False
 
+    def attach(self, ssh: asyncio.Protocol) -> None:
+        """asyncssh's connection takes the inner end (it writes its version string at once: held)."""
+        self.ssh = ssh
+        ssh.connection_made(self.inner)
+
+    # asyncssh -> client
+
+    def to_client(self, data: bytes) -> None:
+        if self._carrying() and not self.held:
+            assert self.client.transport is not None
+            self.client.transport.write(data)
+            return
+        self.held.append(data)
+        self.held_size += len(data)
+        self._flow()
+
+    def eof_to_client(self) -> None:
+        if self._carrying() and not self.held:
+            self._client_eof()
+        else:
+            self.eof_held = True
+
+    def _client_eof(self) -> None:
+        transport = self.client.transport
+        if transport is not None and transport.can_write_eof() and not transport.is_closing():
+            transport.write_eof()
+
+    def _carrying(self) -> bool:
+        return not self.frozen and self.client.transport is not None and not self.closed
+
+    # client -> asyncssh
+
+    def to_ssh(self, data: bytes) -> None:
+        if self.ssh is not None and not self.closed:
+            self.ssh.data_received(data)
+
+    def eof_to_ssh(self) -> None:
+        if self.ssh is not None and not self.closed and not self.ssh.eof_received():
+            self.close()  # what a socket transport does when its protocol does not keep the half-open end
+
+    # the link
+
     def update(self) -> None:
-        """Read from a side only while the link is alive and the other side can take it."""
-        for side in (self.client, self.inner):
-            assert side.peer is not None
-            want = not self.frozen and not side.peer.write_blocked
-            if side.transport is not None and want != side.reading and not side.transport.is_closing():
-                if want:
-                    side.transport.resume_reading()
-                else:
-                    side.transport.pause_reading()
-                side.reading = want
+        """Read from the client only while the link is alive and asyncssh takes input; carry
+        what was held once the link is back."""
+        transport = self.client.transport
+        if transport is None or transport.is_closing():
+            return
+        want = not self.frozen and not self.inner.paused
+        if want != self.client.reading:
+            if want:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
+            self.client.reading = want
+        if self._carrying() and (self.held or self.eof_held):
+            held, self.held, self.held_size = self.held, [], 0
+            transport.write(b"".join(held))
+            if self.eof_held:
+                self.eof_held = False
+                self._client_eof()
+        self._flow()
+
+    def _flow(self) -> None:
+        """asyncssh stops writing while the client's buffer is full or a dead link holds too much."""
+        paused = self.client.write_blocked or self.held_size > HELD_HIGH
+        if self.ssh is None or paused == self.ssh_paused or self.closed:
+            return
+        self.ssh_paused = paused
+        if paused:
+            self.ssh.pause_writing()
+        else:
+            self.ssh.resume_writing()
 
     def freeze(self) -> None:
-        # A dead link: nothing is read on either side, so kernel buffers fill
-        # and the peers' keepalives go unanswered; nothing is dropped.
+        # A dead link: nothing is read from the client and nothing reaches it; asyncssh's
+        # writes wait (and make it stop writing, as full kernel buffers would); nothing is dropped.
         self.frozen = True
         self.update()
 
@@ -144,26 +264,60 @@ class _Relay:
     def close(self) -> None:
         if self.closed:
             return
-        self.closed = True
-        self.on_close(self)
-        for side in (self.client, self.inner):
-            if side.transport is not None:
-                side.transport.close()
+        self._end()
+        if self.client.transport is not None:
+            self.client.transport.close()
+        else:
+            self.sock.close()
 
     def reset(self) -> None:
         """Drop the connection with a TCP RST, as a rebooted or stopped host's kernel does."""
         if self.closed:
             return
-        self.closed = True
-        self.on_close(self)
+        self._end()
         transport = self.client.transport
-        if transport is not None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
-        if self.inner.transport is not None:
-            self.inner.transport.abort()
+        if transport is None:
+            self.sock.close()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def _end(self) -> None:
+        """The connection is over for asyncssh too: told on the next turn of the loop, as a
+        socket transport tells its protocol."""
+        self.closed = True
+        self.inner.closing = True
+        self.held, self.held_size = [], 0
+        self.on_close(self)
+        if self.ssh is not None:
+            asyncio.get_running_loop().call_soon(self.ssh.connection_lost, None)
+
+
+def _peername(sock: socket.socket) -> tuple[str, int] | None:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return None
+
+
+class _Link:
+    """The tunnel asyncssh's `connect_reverse` opens its connection over: the relay.
+
+    asyncssh accepts any object with this `create_connection` as a tunnel; `connect_reverse`
+    runs the server side of SSH over it, as `run_server` does over a socket."""
+
+    def __init__(self, relay: _Relay):
+        self.relay = relay
+
+    async def create_connection(self, session_factory: Callable[[], asyncio.Protocol], remote_host: str,
+                                remote_port: int) -> tuple[asyncio.Transport, asyncio.Protocol]:
+        ssh = session_factory()
+        self.relay.attach(ssh)
+        # The client's socket only now: its first bytes must find asyncssh listening.
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: self.relay.client, self.relay.sock)
+        return self.relay.inner, ssh
 
 
 # ---------------------------------------------------------------------------
@@ -468,17 +622,13 @@ class HostServer:
             task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, client: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        relay = _Relay(self.epoch, frozen=self.face != "up", on_close=self._relays.discard)
+        relay = _Relay(self.epoch, frozen=self.face != "up", on_close=self._relays.discard, sock=client,
+                       sockname=(self.address, self.port))
         self._relays.add(relay)
-        ours, theirs = socket.socketpair()
         try:
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # The inner end first: the client speaks first (its version string).
-            await loop.connect_accepted_socket(lambda: relay.inner, ours)
-            await loop.connect_accepted_socket(lambda: relay.client, client)
-            await asyncssh.run_server(theirs, options=self._options)
+            await asyncssh.connect_reverse(self.address, self.port, tunnel=_Link(relay), options=self._options)
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
             log.debug("%s: connection ended during login: %s", self.host.name, exc)
             relay.close()

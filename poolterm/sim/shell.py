@@ -311,11 +311,12 @@ def _unexpected_eof(line: int) -> ShellError:
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=4096)
 def parse(source: str) -> Script:
     """Parse `source` as sh would for this subset; raise :class:`ShellError` otherwise.
 
-    Cached: a probe sends the same script every round to every host.
+    Cached: a probe sends the same script every round to every host (one per master
+    address and probe depth: a fleet of 50 pools has a few hundred of them).
     """
     return _Parser(_Lexer(source).tokens()).script()
 

@@ -42,6 +42,7 @@ from poolterm.sim.xapi import ROOT_PASSWORD, Xapi
 
 __all__ = [
     "World", "SimParams", "SimError", "XeDone", "XeHang", "XeAsk", "default_addresses", "ROOT_PASSWORD", "LOG_EPOCH",
+    "PoolPlan", "pool_layout",
 ]
 
 POOL_CONF = "/etc/xensource/pool.conf"
@@ -101,13 +102,51 @@ def default_addresses(n: int) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class PoolPlan:
+    """One pool as the simulator builds it: its name-label and its hosts, the first its master."""
+
+    name: str
+    hosts: tuple[str, ...]
+
+    @property
+    def master(self) -> str:
+        return self.hosts[0]
+
+
+def pool_layout(n_hosts: int, pools: int = 1, pool_name: str = "lab") -> list[PoolPlan]:
+    """How ``n_hosts`` hosts plot1..plotN are split into ``pools`` pools: contiguous runs, as even as
+    possible, the first pools taking the remainder. One pool is named ``pool_name``; several are
+    ``pool_name`` and their number zero-padded to the width of ``pools`` (lab01..lab50), so that the
+    names sort in pool order."""
+    if pools < 1:
+        raise SimError("the simulator needs at least one pool")
+    if n_hosts < pools:
+        raise SimError(f"{pools} pools need at least {pools} hosts (one each), not {n_hosts}")
+    width = len(str(pools))
+    size, extra = divmod(n_hosts, pools)
+    plans, first = [], 1
+    for i in range(pools):
+        count = size + (1 if i < extra else 0)
+        name = pool_name if pools == 1 else f"{pool_name}{i + 1:0{width}d}"
+        plans.append(PoolPlan(name, tuple(f"plot{k}" for k in range(first, first + count))))
+        first += count
+    return plans
+
+
 class World:
+    """Hosts plot1..plotN on one network, in one pool or several (``pools``, laid out by
+    :func:`pool_layout`). Each pool has its own uuid, name, secret and master; hosts of different
+    pools share only the network, so they meet as real hosts of different pools do (a slave pointed
+    at another pool's master is refused for its secret; ``pool-join`` across pools works)."""
+
     def __init__(
         self,
         n_hosts: int,
         *,
         params: SimParams = SimParams(),
         pool_name: str = "lab",
+        pools: int = 1,
         addresses: list[str] | None = None,
         seed: int = 0,
         now: float = 0.0,
@@ -115,6 +154,7 @@ class World:
     ):
         if n_hosts < 1:
             raise SimError("a pool needs at least one host")
+        self.pools = pool_layout(n_hosts, pools, pool_name)
         addresses = list(addresses) if addresses is not None else default_addresses(n_hosts)
         if len(addresses) != n_hosts:
             raise SimError(f"{n_hosts} hosts need {n_hosts} addresses, got {len(addresses)}")
@@ -134,23 +174,28 @@ class World:
         self.meters: dict[str, Meter] = {name: Meter() for name in self.names}
         # Pairs of host names that cannot reach each other (`sim ctl cut`), whatever else they reach.
         self._cuts: set[frozenset[str]] = set()
-        self._build(addresses, pool_name, now)
+        # The pool each host was built in (status reports it; what the host believes now is its pool.conf).
+        self.built_in: dict[str, str] = {name: plan.name for plan in self.pools for name in plan.hosts}
+        at = dict(zip(self.names, addresses))
+        for plan in self.pools:
+            self._build([at[name] for name in plan.hosts], plan, now)
         self.xapi = Xapi(self)
         self.ha = Ha(self)
         if ha:
-            self._start_with_ha(now)
+            for plan in self.pools:
+                self._start_with_ha([self._hosts[name] for name in plan.hosts], now)
 
     def new_uuid(self) -> str:
         """A random v4 uuid from the world's seeded generator (same seed, same uuids)."""
         return str(uuidlib.UUID(int=self._rng.getrandbits(128), version=4))
 
-    def _build(self, addresses: list[str], pool_name: str, now: float) -> None:
+    def _build(self, addresses: list[str], plan: PoolPlan, now: float) -> None:
         new_uuid = self.new_uuid
         pool_uuid, sr_uuid, ptoken = new_uuid(), new_uuid(), new_uuid()
         records = []
-        for name, address in zip(self.names, addresses):
+        for name, address in zip(plan.hosts, addresses):
             records.append(HostRecord(new_uuid(), name, address, dom0_uuid=new_uuid(), local_sr_uuid=new_uuid()))
-        db = PoolDB(pool_uuid, pool_name, records[0].uuid, sr_uuid, hosts={r.uuid: r for r in records})
+        db = PoolDB(pool_uuid, plan.name, records[0].uuid, sr_uuid, hosts={r.uuid: r for r in records})
         db.last_seen = {r.uuid: now for r in records}
         backup = db.snapshot()
         for i, rec in enumerate(records):
@@ -174,15 +219,15 @@ class World:
             self._by_address[host.address] = host
             self._by_uuid[host.uuid] = host
 
-    def _start_with_ha(self, now: float) -> None:
-        """The pool as it is once `pool-ha-enable` has run: every host armed and live."""
-        master = self.hosts()[0]
+    def _start_with_ha(self, hosts: list[SimHost], now: float) -> None:
+        """A pool as it is once `pool-ha-enable` has run: every host armed and live."""
+        master = hosts[0]
         timeout = self.params.ha_timeout
         config = {"timeout": number(timeout)}
-        cluster = self.ha.enable(master, self.hosts(), timeout, now)
+        cluster = self.ha.enable(master, hosts, timeout, now)
         master.db.configure_ha(config, (cluster.conf.vdi_uuid,))
         master.db.set_ha(True)
-        for host in self.hosts()[1:]:
+        for host in hosts[1:]:
             host.db = master.db.snapshot()
 
     # ------------------------------------------------------------------
@@ -640,7 +685,8 @@ class World:
         hosts = [self._host_status(h) for h in self.hosts()]
         running = [h for h in self.hosts() if h.is_master]
         masters = [self._master_status(h, now) for h in running]
-        return {"time": now, "hosts": hosts, "masters": masters, "ha": self.ha.status(running)}
+        pools = [{"name": p.name, "master": p.master, "hosts": list(p.hosts)} for p in self.pools]
+        return {"time": now, "hosts": hosts, "masters": masters, "pools": pools, "ha": self.ha.status(running)}
 
     def _host_status(self, h: SimHost) -> dict:
         role = None if h.role is None else h.role.split(":", 1)[0]
