@@ -14,6 +14,11 @@ same run:
 200x160 is tall enough for the grid to show all 1000 hosts at once (the table,
 one host per row, still shows only 159 of them).
 DESIGN target: a full repaint of 1000 hosts in at most 16 ms.
+
+Then the fleet view (``--fleet-pools 50`` pools of 100 hosts): its rows, one per pool,
+at 80x24 and 200x60, against the host grid of the same 5000 hosts in the same run:
+full = every pool's master lost (every row changes, and the order), one = one pool,
+idle = nothing. Issue #16 target: the fleet view with 50 pools in at most 5 ms.
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ from widget_app import WidgetApp  # beside this script
 
 from poolterm.diagnosis.diagnose import diagnose
 from poolterm.model import Diagnosis, HostState, Observation, XeCall
+from poolterm.ui.fleet import FleetTable
 from poolterm.ui.grid import HostGrid
 
 # The fake pools are the tests' own; run from anywhere, the repository is not on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.helpers.factories import Pool, connected, healthy, numbered_hosts, slave_conf, unreachable_since  # noqa: E402
+from tests.helpers.fleet import fleet_pools  # noqa: E402
 
 POOLS = 4
 TARGET_MS = 16.0
+FLEET_TARGET_MS = 5.0
 
 
 def make_pools(count: int) -> list[Pool]:
@@ -105,7 +113,8 @@ def timed(rounds: int, step) -> list[tuple[float, float]]:
 
 async def measure(widget_kind: str, size: tuple[int, int], scenes: dict[str, list[Diagnosis]], now: float,
                   rounds: int) -> dict[str, list[tuple[float, float]]]:
-    widget: Widget = HostGrid() if widget_kind == "HostGrid" else DataTable(cursor_type="row")
+    widget: Widget = {"HostGrid": HostGrid, "FleetTable": FleetTable}.get(widget_kind, lambda: None)() \
+        or DataTable(cursor_type="row")
     app = WidgetApp(widget)
     results = {}
     async with app.run_test(size=size) as pilot:
@@ -116,6 +125,9 @@ async def measure(widget_kind: str, size: tuple[int, int], scenes: dict[str, lis
 
             def show(d: Diagnosis) -> None:
                 feed_table(widget, d, now, shown)
+        elif isinstance(widget, FleetTable):
+            def show(d: Diagnosis) -> None:
+                widget.update(d)
         else:
             def show(d: Diagnosis) -> None:
                 widget.update(d, now)
@@ -159,6 +171,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--fleet-pools", type=int, default=50, help="pools of 100 hosts for the fleet view (0: none)")
     args = parser.parse_args()
 
     now = 1000.0
@@ -193,6 +206,33 @@ async def main() -> None:
         verdict = "meets" if wall <= TARGET_MS else "MISSES"
         print(f"HostGrid full repaint at {label}: median {wall:.2f} ms wall, {cpu:.2f} ms CPU: "
               f"{verdict} the {TARGET_MS:.0f} ms target")
+    if args.fleet_pools:
+        await fleet(args.fleet_pools, args.rounds, now)
+
+
+async def fleet(count: int, rounds: int, now: float) -> None:
+    pools = fleet_pools(count, 100)
+    calm = diagnose(pools, healthy(pools, at=now), now)
+    storm = diagnose(pools, masters_lost(pools, now), now)
+    one_obs = healthy(pools, at=now)
+    middle = pools[len(pools) // 2].hosts[1]
+    one_obs[middle.name] = replace(one_obs[middle.name], xe=XeCall("hung"))
+    scenes = {"full": [calm, storm], "one": [calm, diagnose(pools, one_obs, now)], "idle": [calm, calm]}
+    print(f"fleet: {count} pools of 100 hosts; milliseconds per frame (update + render)")
+    print(f"{'widget':<10} {'terminal':<22} {'change':<6} {'median':>8} {'p95':>8} {'cpu med':>8}")
+    full = []
+    for size, label in (((80, 24), "80x24"), ((200, 60), "200x60")):
+        for kind in ("FleetTable", "HostGrid"):
+            results = await measure(kind, size, scenes, now, rounds)
+            for change, times in results.items():
+                if times and change != "page":
+                    print(f"{kind:<10} {label:<22} {change:<6} {summary(times)}")
+            if kind == "FleetTable":
+                full.append((label, statistics.median(w for w, _ in results["full"])))
+    for label, wall in full:
+        verdict = "meets" if wall <= FLEET_TARGET_MS else "MISSES"
+        print(f"FleetTable, {count} pools, every row changed at {label}: median {wall:.2f} ms wall: "
+              f"{verdict} the {FLEET_TARGET_MS:g} ms target")
 
 
 if __name__ == "__main__":

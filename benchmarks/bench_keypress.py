@@ -1,6 +1,6 @@
 """Key press → screen latency of the console while every host is probed and the log streams.
 
-    python benchmarks/bench_keypress.py [--hosts 1000 8] [--samples 200] [--log-rate 2000] [--followers 3]
+    python benchmarks/bench_keypress.py [--hosts 1000 8] [--pools 1] [--samples 200] [--log-rate 2000] [--followers 3]
 
 The console drives an incident journal that gets every streamed line; with ``--followers N``
 each size is measured twice in the same run, without and with N `poolterm follow` consoles
@@ -21,6 +21,11 @@ The console runs headless (Textual's test driver); each frame is still turned
 into the terminal bytes a real driver would write, so the figure is the app's
 work plus Textual's frame pacing (60 fps by default, up to ~17 ms), without a
 terminal emulator's own delay. DESIGN target: p95 ≤ 50 ms at 1000 hosts.
+
+With ``--pools K`` (K > 1) the console opens on the fleet view and the keys move its
+cursor (up and down through the pools) instead of the grid's. The memory line gives
+each process (the console, then each probe worker) as RSS and as PSS (shared pages
+split between the processes sharing them), and their totals.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from procstat import pss_mb, rss_mb  # noqa: E402
 from simproc import simulator  # noqa: E402
 
 from poolterm.actions.driver_lock import take_seat  # noqa: E402
@@ -49,6 +55,11 @@ from tests.helpers.tmux import Tmux  # noqa: E402
 TARGET_P95_MS = 50.0
 TARGET_RSS_MB = 150.0
 SIZE = (160, 48)
+
+
+def cursor_of(app):
+    """Where the keys move: the fleet's cursor while it is shown, else the grid's."""
+    return app.fleet.cursor if app.fleet.display else app.grid.cursor
 
 
 async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: float, followers: int = 0) -> dict:
@@ -68,7 +79,7 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         record_frames(app, frames)
         timed_recompute(app, recomputes)
         started = time.perf_counter()
-        while app.banner.headline != "HEALTHY" or app.grid.cursor is None:
+        while app.banner.headline != "HEALTHY" or cursor_of(app) is None:
             if time.perf_counter() - started > warmup_timeout:
                 raise RuntimeError(f"not HEALTHY after {warmup_timeout:g} s: {app.banner.headline}")
             await pilot.pause(0.1)
@@ -80,7 +91,8 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         latencies = []
         stop_timing_gc = time_gc(pauses)
         measure_started = time.perf_counter()
-        for key in itertools.islice(itertools.cycle(("right", "left")), samples):
+        keys = ("down", "up") if app.fleet.display else ("right", "left")
+        for key in itertools.islice(itertools.cycle(keys), samples):
             latencies.append(await one_key(app, key, frames))
             await asyncio.sleep(random.uniform(0.02, 0.06))
         elapsed = time.perf_counter() - measure_started
@@ -88,8 +100,8 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         if streamer is not None:
             streamer.cancel()
         probed = app.source.rounds - rounds_before
-        child = app.source.child
-        rss = (rss_mb("self"), rss_mb(str(child.pid)) if child is not None else 0.0)
+        pids = ["self"] + [child.pid for child in app.source.children if child is not None]
+        rss, pss = [rss_mb(pid) for pid in pids], [pss_mb(pid) for pid in pids]
     for server in watching:
         server("kill-server", check=False)
     seat.journal.close()
@@ -104,15 +116,8 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
         "show_ms": [u * 1000 for _, u in recomputes[-50:]],
         "full_gc_ms": [d * 1000 for generation, d in pauses if generation == 2],
         "rss_mb": rss,
+        "pss_mb": pss,
     }
-
-
-def rss_mb(pid: str) -> float:
-    """Resident memory of a process of this machine, in MB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def time_gc(sink: list[tuple[int, float]]):
@@ -143,7 +148,7 @@ def record_frames(app, sink: list[tuple[float, str | None]]) -> None:
         if renderable is not None and not batching:
             if hasattr(renderable, "render_segments"):
                 renderable.render_segments(app.console)
-            sink.append((time.perf_counter(), app.grid.cursor))
+            sink.append((time.perf_counter(), cursor_of(app)))
 
     app._display = display
 
@@ -164,7 +169,7 @@ async def one_key(app, key: str, frames: list[tuple[float, str | None]]) -> floa
     """Seconds from handing ``key`` to the app to the first frame that shows the moved cursor."""
     from textual import events
 
-    before = app.grid.cursor
+    before = cursor_of(app)
     seen = len(frames)
     start = time.perf_counter()
     app._driver.send_message(events.Key(key, None))
@@ -230,13 +235,18 @@ def report(result: dict) -> str:
             f" screen update {statistics.mean(show):4.1f} ms mean, {max(show):5.1f} ms max | "
             f"full GC {len(result['full_gc_ms'])}x, {max(result['full_gc_ms'], default=0):.0f} ms max | "
             f"probes {result['probe_rounds_per_s']:.0f}/s | first verdict after {result['warmup_s']:.1f} s | "
-            f"RSS console {result['rss_mb'][0]:.0f} MB + probe process {result['rss_mb'][1]:.0f} MB "
-            f"(target {TARGET_RSS_MB:g} MB)")
+            f"memory, console + workers: RSS {_mb(result['rss_mb'])}, PSS {_mb(result['pss_mb'])} MB "
+            f"(target {TARGET_RSS_MB:g} MB at 1000 hosts)")
+
+
+def _mb(values: list[float]) -> str:
+    return " + ".join(f"{v:.0f}" for v in values) + f" = {sum(values):.0f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 8])
+    parser.add_argument("--pools", type=int, default=1, help="the simulator's pools (sharing the hosts)")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--log-rate", type=int, default=2000, help="log lines per second streamed meanwhile")
     parser.add_argument("--warmup-timeout", type=float, default=180.0)
@@ -246,7 +256,7 @@ def main() -> int:
     results = []
     for n in args.hosts:
         for followers in sorted({0, args.followers}):
-            with simulator(n, ready_timeout=args.warmup_timeout) as directory:
+            with simulator(n, pools=min(args.pools, n), ready_timeout=args.warmup_timeout) as directory:
                 result = asyncio.run(measure(directory, args.samples, args.log_rate, args.warmup_timeout, followers))
             results.append(result)
             print(report(result), flush=True)

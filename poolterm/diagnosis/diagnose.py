@@ -138,6 +138,12 @@ class _Rules:
         return self.in_transition(self.incident())
 
     def incident(self) -> PoolDiagnosis:
+        if not self.reachable and all(v.obs.reach is Reach.PENDING for v in self.views):
+            # First contact still under way (a fleet's thousands of handshakes take seconds): not a verdict.
+            return self.result(Verdict.UNKNOWN, None, [
+                Finding("connecting", Severity.UNKNOWN, (),
+                        f"Connecting: none of the {len(self.views)} hosts of pool {self.pool} has answered yet.",
+                        None, ())], advice="Wait for the first answers; nothing is concluded before them.")
         if not self.reachable:
             return self.result(Verdict.UNKNOWN, None, [
                 Finding("nothing-reachable", Severity.UNKNOWN, tuple(v.name for v in self.views),

@@ -14,6 +14,13 @@ handshake, the master's own ``host-list`` a session) is paced per pool:
   master fails, a host in emergency mode) every host gets everything every round, for as
   long as it looks wrong and :data:`ALERT_HOLD` seconds after.
 
+A fleet bounds the rounds themselves too (issue #16): each round costs the probe process
+about a millisecond of CPU and each host's sshd as much, so one probe process keeps its
+calm slaves to :data:`CALM_ROUNDS_PER_SECOND` rounds a second. Up to 500 hosts a process
+that is every 2 s, as before; with 2,500 a calm slave's round comes every 10 s. Masters
+and every host of a pool on alert keep the probe interval, and the alert wakes the slaves
+of its pool at once.
+
 Pure: the caller passes the time; nothing here does I/O.
 """
 
@@ -27,6 +34,8 @@ from poolterm.model import Observation, Reach, Role
 
 #: Seconds a pool stays on alert after the last sign of trouble.
 ALERT_HOLD = 30.0
+#: Rounds a second of a probe process's calm slaves, at most (a quarter of a core at ~1 ms each).
+CALM_ROUNDS_PER_SECOND = 250
 #: What the master pays for a slave's full check: its forwarded call (a session) and its curl (TLS).
 SLAVE_CHECK = 2
 #: What the master pays for its own round's local call (a session).
@@ -86,17 +95,29 @@ class Pacer:
             self._spend(pool, SLAVE_CHECK, now)
         return RoundPlan(deep=deep, ask_emergency=ask_emergency)
 
-    def observed(self, obs: Observation, previous: Observation | None, now: float) -> None:
+    def observed(self, obs: Observation, previous: Observation | None, now: float) -> str | None:
         """A round's observation (complete or not) after ``previous``, the host's last: keep the pool's
-        roles, and sound the alert on trouble."""
+        roles, and sound the alert on trouble. Returns the pool when this sounded it (it was calm)."""
         pool = self._pool_of.get(obs.host)
         if pool is None:
-            return
+            return None
         seen = obs if obs.reach.reachable else obs.stale
         slaves = self._slaves[pool]
         (slaves.add if seen is not None and seen.role is Role.SLAVE else slaves.discard)(obs.host)
-        if _troubled(obs, previous):
-            self._alert_until[pool] = now + ALERT_HOLD
+        if not _troubled(obs, previous):
+            return None
+        was_calm = not self.alert(pool, now)
+        self._alert_until[pool] = now + ALERT_HOLD
+        return pool if was_calm else None
+
+    def calm_slave(self, name: str, now: float) -> bool:
+        """A slave of a calm pool: its round may come less often than the master's (see
+        :func:`round_interval`)."""
+        pool = self._pool_of.get(name)
+        return pool is not None and name in self._slaves[pool] and not self.alert(pool, now)
+
+    def hosts_of(self, pool: str) -> list[str]:
+        return [name for name, p in self._pool_of.items() if p == pool]
 
     # ---- what the console shows --------------------------------------------------------
     def alert(self, pool: str, now: float) -> bool:
@@ -135,6 +156,12 @@ class Pacer:
         """The slave whose last full check is the oldest goes next; a new one first."""
         mine = self._last_deep.get(name, float("-inf"))
         return all(mine <= self._last_deep.get(other, float("-inf")) for other in self._slaves[pool])
+
+
+def round_interval(interval: float, hosts: int) -> float:
+    """Seconds between two rounds of a calm slave, when one probe process probes ``hosts`` hosts: the
+    interval, unless that would take it past :data:`CALM_ROUNDS_PER_SECOND`."""
+    return max(interval, hosts / CALM_ROUNDS_PER_SECOND)
 
 
 def _emergency_may_say_something(known: Observation | None, now: float) -> bool:

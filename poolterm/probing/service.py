@@ -44,6 +44,7 @@ import asyncio
 import json
 import signal
 import sys
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping
 
 from poolterm.config.inventory import ConfigError, load_inventory
@@ -64,6 +65,7 @@ from poolterm.model import (
     XapiState,
     XeCall,
 )
+from poolterm.probing.pacing import round_interval
 from poolterm.probing.shards import Shard, plan
 from poolterm.probing.watch import RoundDone, Watcher
 from poolterm.transport.ssh import Connections, raise_nofile_limit
@@ -234,12 +236,23 @@ def start_probing(inventory, *, interval: float, timeout: float, publish: Publis
             if reach is not Reach.CONNECTED:
                 watcher.wake(name)
 
-    connections = Connections(hosts, inventory.ssh, on_change=changed)
+    calm_interval = round_interval(interval, len(hosts))
+    ssh = inventory.ssh if calm_interval <= interval else _keepalive_for(inventory.ssh, calm_interval)
+    connections = Connections(hosts, ssh, on_change=changed)
     watcher = Watcher(hosts, connections, interval=interval, timeout=timeout, publish=publish,
                       budget=inventory.probe.master_budget if shard is None else _budget_share(inventory, hosts),
                       on_round=on_round)
     watcher.start()
     return connections, watcher
+
+
+def _keepalive_for(ssh, calm_interval: float):
+    """The SSH settings with keepalives no more often than a calm slave's stretched rounds: a round is
+    traffic (asyncssh waits for silence before it sends one), and with thousands of hosts keepalives
+    between rounds would cost as much as the rounds."""
+    if ssh.keepalive_interval and ssh.keepalive_interval < calm_interval:
+        return replace(ssh, keepalive_interval=1.5 * calm_interval)
+    return ssh
 
 
 def _budget_share(inventory, hosts) -> dict[str, float]:

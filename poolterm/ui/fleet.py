@@ -47,10 +47,6 @@ def _down(pool: PoolDiagnosis) -> int:
     return sum(1 for h in pool.hosts if not h.reachable)
 
 
-def not_healthy(diagnosis: Diagnosis) -> list[PoolDiagnosis]:
-    return [p for p in diagnosis.pools if p.severity is not Severity.OK]
-
-
 @dataclass(frozen=True)
 class Columns:
     """Each column's width, fitted to the fleet's longest entry so that the worst finding, the
@@ -238,7 +234,7 @@ class FleetTable(ScrollView, can_focus=True):
     # ---- feeding ---------------------------------------------------------------------
     def update(self, diagnosis: Diagnosis) -> None:
         """Show ``diagnosis``; repaint only the rows whose text or place changed."""
-        self._pools = {p.name: p for p in diagnosis.pools}
+        before, self._pools = self._pools, {p.name: p for p in diagnosis.pools}
         columns = Columns.fitting(diagnosis.pools)
         if columns != self._columns:
             self._columns, self._rows = columns, {}
@@ -247,7 +243,10 @@ class FleetTable(ScrollView, can_focus=True):
         width, glyphs, rows = self._width(), self.glyphs, self._rows
         changed = []
         for name in order:
-            row = row_content(self._pools[name], glyphs, width, columns)
+            pool = self._pools[name]
+            if before.get(name) is pool and name in rows:
+                continue  # the very diagnosis drawn last time (a worker sends a pool only when it changed)
+            row = row_content(pool, glyphs, width, columns)
             if rows.get(name) != row:
                 rows[name] = row
                 changed.append(name)
@@ -292,10 +291,10 @@ class FleetTable(ScrollView, can_focus=True):
             if name in self._order:
                 self._refresh_row(self._order.index(name))
         if new is not None:
-            self._scroll_to(self._order.index(new) if new in self._order else 0)
+            self._bring_into_view(self._order.index(new) if new in self._order else 0)
             self.post_message(self.Highlighted(self, new))
 
-    def _scroll_to(self, index: int) -> None:
+    def _bring_into_view(self, index: int) -> None:
         """Scroll so that row ``index`` is on screen, under the header that never scrolls."""
         top, rows = round(self.scroll_y), self.scrollable_content_region.height - 1
         if index < top:

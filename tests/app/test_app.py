@@ -705,7 +705,7 @@ def test_help_lists_the_sub_commands_and_console_options():
 
 @pytest.mark.parametrize("args, message", [
     (("-i", "/nonexistent/hosts.yaml"), "/nonexistent/hosts.yaml: cannot read"),
-    (("demo", "--hosts", "0"), "--hosts must be between 1 and 1000"),
+    (("demo", "--hosts", "0"), "--hosts must be between 1 and 5000"),
     (("demo", "--fuse", "-1"), "--fuse must be a positive number"),
 ])
 def test_bad_command_lines_give_one_line_and_status_2(args, message):

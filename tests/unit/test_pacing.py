@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from poolterm.model import Reach, XeCall
-from poolterm.probing.pacing import ALERT_HOLD, SLAVE_CHECK, Pacer
+from poolterm.probing.pacing import ALERT_HOLD, CALM_ROUNDS_PER_SECOND, SLAVE_CHECK, Pacer, round_interval
 from poolterm.probing.probe import build_probe_command
 from tests.helpers.factories import connected, slave_conf
 
@@ -81,3 +81,16 @@ def test_a_calm_slave_pings_its_master_instead_of_costing_it():
     assert "xe" not in calm.replace("xensource", "") and "curl" not in calm
     full = build_probe_command(known, 5)
     assert "curl" in full and "xe pool-list" in full and "host-is-in-emergency-mode" in full
+
+
+def test_a_fleet_stretches_calm_slaves_rounds_but_never_a_masters_or_an_alerted_pools():
+    assert round_interval(2.0, 500) == 2.0  # up to 500 hosts a process: the interval, as before
+    assert round_interval(2.0, 2500) == 2500 / CALM_ROUNDS_PER_SECOND == 10.0
+    pacer = Pacer(((n, "lab") for n in NAMES), budget=60)
+    run(pacer, 40)
+    assert pacer.calm_slave("plot4", 40) and not pacer.calm_slave("plot1", 40)
+    hung = replace(healthy("plot4", 41), xe=XeCall("hung"))
+    assert pacer.observed(hung, healthy("plot4", 39), 41) == "lab", "the alert did not say it began"
+    assert not pacer.calm_slave("plot4", 42) and not pacer.calm_slave("plot7", 42)
+    assert pacer.observed(hung, hung, 43) is None, "an alert already sounding began again"
+    assert sorted(pacer.hosts_of("lab")) == sorted(NAMES)
