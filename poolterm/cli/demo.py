@@ -223,7 +223,8 @@ async def _demo(args: argparse.Namespace, directory: Path, settings, params: Sim
                               ascii_only=True if args.ascii else None, demo=sim, demo_dir=directory,
                               own_process=True, seat=seat, journal_group=args.journal_group, timing=timing,
                               teach=args.teach, resume=seat.point if seat.driving else None,
-                              drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up)
+                              drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up,
+                              probe_workers=getattr(args, "probe_workers", None))
                 result = await app.run_async()
             finally:
                 leave_seat(seat)
