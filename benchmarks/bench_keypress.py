@@ -62,7 +62,8 @@ def cursor_of(app):
     return app.fleet.cursor if app.fleet.display else app.grid.cursor
 
 
-async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: float, followers: int = 0) -> dict:
+async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: float, followers: int = 0,
+                  probe_workers: int | None = None) -> dict:
     from poolterm.ui.app import PoolApp
 
     inventory = load_inventory(directory / "hosts.yaml")
@@ -70,7 +71,7 @@ async def measure(directory: Path, samples: int, log_rate: int, warmup_timeout: 
     # The console drives the incident's journal, which gets every streamed line, as a command's output
     # would; ``followers`` `poolterm follow` consoles in tmux watch it meanwhile.
     seat = take_seat(directory / "incident.jsonl", ["bench_keypress"], inventory=inventory.path)
-    app = PoolApp(inventory, theme="poolterm-dark", own_process=True, seat=seat)
+    app = PoolApp(inventory, theme="poolterm-dark", own_process=True, seat=seat, probe_workers=probe_workers)
     watching = start_followers(directory, followers)
     frames: list[tuple[float, str | None]] = []
     recomputes: list[tuple[float, float]] = []
@@ -247,6 +248,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 8])
     parser.add_argument("--pools", type=int, default=1, help="the simulator's pools (sharing the hosts)")
+    parser.add_argument("--probe-workers", type=int, help="the console's probe workers (default: its own choice)")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--log-rate", type=int, default=2000, help="log lines per second streamed meanwhile")
     parser.add_argument("--warmup-timeout", type=float, default=180.0)
@@ -257,7 +259,8 @@ def main() -> int:
     for n in args.hosts:
         for followers in sorted({0, args.followers}):
             with simulator(n, pools=min(args.pools, n), ready_timeout=args.warmup_timeout) as directory:
-                result = asyncio.run(measure(directory, args.samples, args.log_rate, args.warmup_timeout, followers))
+                result = asyncio.run(measure(directory, args.samples, args.log_rate, args.warmup_timeout, followers,
+                                             args.probe_workers))
             results.append(result)
             print(report(result), flush=True)
     worst = max(percentile(r["latencies_ms"], 95) for r in results if r["hosts"] == max(args.hosts))

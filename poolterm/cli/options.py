@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from fnmatch import fnmatchcase
 
 from poolterm.config.inventory import find_inventory, load_inventory
 from poolterm.errors import UsageError
+
+#: Pools named in the one-line error of a --pool that matches none; the rest are counted.
+KNOWN_POOLS_SHOWN = 10
 
 
 def shared_default(sub_command: bool, default=None):
@@ -21,12 +25,31 @@ def add_inventory_option(parser: argparse.ArgumentParser, *, sub_command: bool =
 
 
 def load_pools(args):
-    """The inventory and the pools the command is about, or a one-line error."""
+    """The inventory and the pools the command is about (``--pool``, see :func:`select_pools`), or a one-line error."""
     inventory = load_inventory(find_inventory(args.inventory))
-    pools = list(inventory.pools)
-    if getattr(args, "pool", None):
-        pools = [p for p in pools if p.name == args.pool]
-        if not pools:
-            known = ", ".join(p.name for p in inventory.pools)
-            raise UsageError(f"no pool named {args.pool!r} in {inventory.path} (pools: {known})")
-    return inventory, pools
+    return inventory, select_pools(inventory, getattr(args, "pool", None))
+
+
+def select_pools(inventory, wanted) -> list:
+    """The pools ``wanted`` names, in inventory order: ``None`` for all, else one value or a list of them
+    (``--pool`` given several times), each a comma-separated list of names or shell globs (``lab*``).
+    A name or glob that matches no pool is a :class:`UsageError` naming the pools there are."""
+    if not wanted:
+        return list(inventory.pools)
+    patterns = [part.strip() for value in ([wanted] if isinstance(wanted, str) else wanted)
+                for part in value.split(",") if part.strip()]
+    if not patterns:
+        raise UsageError("--pool needs a pool name or a glob (lab*)")
+    chosen = set()
+    for pattern in patterns:
+        matched = {p.name for p in inventory.pools if fnmatchcase(p.name, pattern)}
+        if not matched:
+            raise UsageError(f"no pool matches {pattern!r} in {inventory.path} (pools: {_known(inventory)})")
+        chosen |= matched
+    return [p for p in inventory.pools if p.name in chosen]
+
+
+def _known(inventory) -> str:
+    names = [p.name for p in inventory.pools]
+    shown = ", ".join(names[:KNOWN_POOLS_SHOWN])
+    return shown + (f" and {len(names) - KNOWN_POOLS_SHOWN} more" if len(names) > KNOWN_POOLS_SHOWN else "")

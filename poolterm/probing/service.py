@@ -32,9 +32,11 @@ Batches are sent at most every :data:`FLUSH_SECONDS`, with only the newest
 observation of each host: the console only ever shows the newest. A diagnosis
 rides with a batch at most every :data:`DIAGNOSIS_SECONDS`, and the last batch
 of a burst always gets one. It covers the pools that heard something new since
-the last one, and any not diagnosed for :data:`REDIAGNOSE_SECONDS` (what it says
-depends on the clock too: a countdown, a handover's age); the console keeps
-each pool's latest.
+the last one (the clock alone moving is not new: a calm host's round changes
+only its times), and any not diagnosed for :data:`REDIAGNOSE_SECONDS`, or a
+healthy one for :data:`REDIAGNOSE_HEALTHY_SECONDS` (what a troubled pool's
+diagnosis says depends on the clock too: a countdown, a handover's age, a host's
+last answer); the console keeps each pool's latest.
 """
 
 from __future__ import annotations
@@ -79,8 +81,10 @@ DIAGNOSIS_SECONDS = 0.2
 #: ... and at least this many times the last one's duration, so that diagnosing never
 #: takes more than a fraction of the probes' loop.
 DIAGNOSIS_COST_FACTOR = 4
-#: A pool that heard nothing new is diagnosed again after this long: its verdict ages.
+#: A pool that heard nothing new is diagnosed again after this long: its verdict ages ...
 REDIAGNOSE_SECONDS = 1.0
+#: ... and a healthy one after this long: nothing in its diagnosis counts seconds.
+REDIAGNOSE_HEALTHY_SECONDS = 10.0
 
 Publish = Callable[[Observation], None]
 
@@ -209,6 +213,14 @@ class DiagnosisDecoder:
         return Diagnosis(tuple(pools))
 
 
+def says_more(new: Observation, old: Observation | None) -> bool:
+    """``new`` tells something ``old`` did not: more than the clock (a calm host's next round differs
+    from its last only in when it was made, and in raw output such as a ping's time)."""
+    if old is None:
+        return True
+    return replace(new, at=old.at, last_seen=old.last_seen, raw=old.raw, complete=old.complete) != old
+
+
 def dumps(message: list[Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
@@ -290,6 +302,7 @@ class Outbox:
         self._encoder = DiagnosisEncoder()
         self._dirty: set[str] = set(self._pools)  # pools that heard something since their last diagnosis
         self._pool_diagnosed = dict.fromkeys(self._pools, float("-inf"))
+        self._healthy: set[str] = set()  # pools whose last diagnosis was HEALTHY
         self._diagnosed_at = float("-inf")
         self._diagnosis_cost = 0.0
 
@@ -301,8 +314,9 @@ class Outbox:
         """Another worker's observation of a host of a pool diagnosed here: diagnosed, not sent on."""
         pool = self._pool_of.get(obs.host)
         if pool is not None:
+            if says_more(obs, self._sent.get(obs.host)):
+                self._dirty.add(pool)
             self._sent[obs.host] = obs
-            self._dirty.add(pool)
             self._book()
 
     def _book(self) -> None:
@@ -324,8 +338,10 @@ class Outbox:
     def _diagnosis_of(self, batch: Mapping[str, Observation]) -> list[bytes]:
         """The ``d`` line for the pools due, or none (and a flush booked) if not due yet."""
         loop = asyncio.get_running_loop()
-        self._sent.update(batch)
-        self._dirty.update(self._pool_of[name] for name in batch if name in self._pool_of)
+        sent, pool_of = self._sent, self._pool_of
+        self._dirty.update(pool_of[name] for name, obs in batch.items()
+                           if name in pool_of and says_more(obs, sent.get(name)))
+        sent.update(batch)
         started = loop.time()
         due = self._due(started)
         if not due:
@@ -336,18 +352,22 @@ class Outbox:
         if wait > 0:
             self._timer = loop.call_later(wait, self.flush)
             return []
-        line = dumps(["d", self._encoder.encode(diagnose(due, self._sent, started))])
+        diagnosis = diagnose(due, self._sent, started)
+        line = dumps(["d", self._encoder.encode(diagnosis)])
         self._diagnosed_at = loop.time()
         self._diagnosis_cost = self._diagnosed_at - started
-        for pool in due:
+        for pool in diagnosis.pools:
             self._pool_diagnosed[pool.name] = started
+            (self._healthy.add if pool.verdict is Verdict.HEALTHY else self._healthy.discard)(pool.name)
         self._dirty.clear()
         return [line]
 
     def _due(self, now: float) -> list[PoolLike]:
-        aged = now - REDIAGNOSE_SECONDS
-        return [pool for name, pool in self._pools.items()
-                if name in self._dirty or self._pool_diagnosed[name] <= aged]
+        def aged(name: str) -> bool:
+            wait = REDIAGNOSE_HEALTHY_SECONDS if name in self._healthy else REDIAGNOSE_SECONDS
+            return self._pool_diagnosed[name] <= now - wait
+
+        return [pool for name, pool in self._pools.items() if name in self._dirty or aged(name)]
 
 
 async def serve(inventory, *, interval: float, timeout: float, diagnosis: bool = False,

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from poolterm.model import Observation, Reach
-from poolterm.probing.pacing import FULL, Pacer, RoundPlan
+from poolterm.probing.pacing import FULL, Pacer, RoundPlan, round_interval
 from poolterm.probing.probe import PUBLISH_AFTER, ROUND_OUTPUT_LIMIT, ProbeParser, build_probe_command
 from poolterm.transport.ssh import Connections, HostUnavailable
 
@@ -26,13 +26,17 @@ DEADLINE_SLACK = 5.0
 Publish = Callable[[Observation], None]
 #: Told each host's round as it ends: the host, and the round's seconds (the exporter's histogram).
 RoundDone = Callable[[str, float], None]
+#: Told each section of a round as it ends: the host, the section's name, and the round's parser so far.
+SectionDone = Callable[[str, str, ProbeParser], None]
 
 
 class Watcher:
     def __init__(self, hosts: Iterable, connections: Connections, *, interval: float, timeout: float,
-                 publish: Publish | None = None, budget: int | None = None, on_round: RoundDone | None = None):
+                 publish: Publish | None = None, budget: int | None = None, on_round: RoundDone | None = None,
+                 on_section: SectionDone | None = None):
         """``budget``: each master's, in sessions and TLS connections a minute (:mod:`.pacing`);
-        None asks everything every round."""
+        None asks everything every round. ``on_section``: for a caller that acts on what a round
+        has said before it ends (`poolterm check` asks a slave about its master)."""
         hosts = list(hosts)
         self.hosts = [h.name for h in hosts]
         self._by_address = {getattr(h, "address", None): h.name for h in hosts}
@@ -44,6 +48,7 @@ class Watcher:
         self.observations: dict[str, Observation] = {}
         self._publish = publish or (lambda obs: None)
         self._on_round = on_round or (lambda name, seconds: None)
+        self._on_section = on_section
         self._tasks: dict[str, asyncio.Task] = {}
         self._wake: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self.hosts}
         self.paused = False
@@ -68,7 +73,12 @@ class Watcher:
         # A partial round is worth publishing before a section that may wait for seconds, but
         # only when it says something new (a host back, or a first round, always does).
         def on_line(stream: str, line: str) -> None:
-            if parser.feed(line) in PUBLISH_AFTER and (came_back or parser.tells_news(known)):
+            section = parser.feed(line)
+            if section is None:
+                return
+            if self._on_section is not None:
+                self._on_section(name, section, parser)
+            if section in PUBLISH_AFTER and (came_back or parser.tells_news(known)):
                 self._store(parser.observation(loop.time(), complete=False), known, previous, plan)
 
         try:
@@ -91,7 +101,10 @@ class Watcher:
         if obs.reach.reachable and known is not None:
             obs = _carried(_with_history(obs, known), known, plan)
         if self.pacer is not None:
-            self.pacer.observed(obs, previous, obs.at)
+            alerted = self.pacer.observed(obs, previous, obs.at)
+            if alerted is not None:  # its calm slaves may be seconds from their turn: everyone now
+                for host in self.pacer.hosts_of(alerted):
+                    self.wake(host)
         if obs.master_ping is False:
             # A slave lost its master: look at the master now, not at its next turn (dead, or only cut off?).
             master = self._by_address.get(obs.believed_master_address)
@@ -133,11 +146,16 @@ class Watcher:
                     raise asyncio.CancelledError
             event = self._wake[name]
             try:
-                async with asyncio.timeout(self.interval):  # no extra task per wait, unlike wait_for
+                async with asyncio.timeout(self._interval_of(name)):  # no extra task per wait, unlike wait_for
                     await event.wait()
             except TimeoutError:
                 pass
             event.clear()
+
+    def _interval_of(self, name: str) -> float:
+        if self.pacer is not None and self.pacer.calm_slave(name, asyncio.get_running_loop().time()):
+            return round_interval(self.interval, len(self.hosts))
+        return self.interval
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())

@@ -32,3 +32,16 @@ def test_console_options_keep_their_defaults_when_not_given():
     args = build_parser().parse_args(["console"])
     assert (args.theme, args.read_only, args.journal, args.journal_group, args.teach) == (None, False, None, None,
                                                                                           False)
+
+
+def test_a_sub_command_imports_only_its_own_module():
+    """`poolterm check` runs every minute under a monitoring system: it does not pay for the simulator."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from poolterm.cli.main import build_parser; build_parser(['check', '--json']); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('poolterm.cli.') or m == 'poolterm.sim')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "poolterm.cli.check" in loaded
+    assert not {"poolterm.cli.sim", "poolterm.cli.demo", "poolterm.cli.exporter", "poolterm.sim"} & set(loaded)
+    assert build_parser(["-i", "report", "check"]).parse_args(["-i", "report", "check"]).command == "check"
