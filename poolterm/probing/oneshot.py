@@ -55,8 +55,9 @@ import pickle
 import signal
 import sys
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Sequence
 
+from poolterm.diagnosis.diagnose import PoolLike
 from poolterm.model import Observation, Reach, Role, XeCall
 from poolterm.probing.probe import MASTER_PORT_TIMEOUT, ROUND_OUTPUT_LIMIT, ProbeParser, build_probe_command
 from poolterm.probing.service import decode_observation, dumps, encode_observation
@@ -226,16 +227,6 @@ def _call_failed(obs: Observation) -> bool:
 
 
 # ---- the tally, where the decision is ---------------------------------------------------------------
-class HostLike(Protocol):
-    name: str
-    address: str
-
-
-class PoolLike(Protocol):
-    name: str
-    hosts: Sequence[HostLike]
-
-
 class Tally:
     """What the round has heard of every host of ``pools``, and when that is enough (the module's rule).
 
