@@ -45,3 +45,19 @@ def test_a_sub_command_imports_only_its_own_module():
     assert "poolterm.cli.check" in loaded
     assert not {"poolterm.cli.sim", "poolterm.cli.demo", "poolterm.cli.exporter", "poolterm.sim"} & set(loaded)
     assert build_parser(["-i", "report", "check"]).parse_args(["-i", "report", "check"]).command == "check"
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly():
+    """`poolterm check | head -1`: the pipe closes under the writer; no traceback, the shell's SIGPIPE status."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "poolterm", "playbook", "list"], stdout=write,
+                              stderr=subprocess.PIPE)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, b"")
