@@ -312,11 +312,19 @@ class _Rules:
                 f"once back, run pool-recover-slaves on {master.name}.",
                 "split-brain", tuple(self.reach_evidence(v) for v in stale_masters)))
         others = [v for v in down if v not in stale_masters]
+        # Never heard from, and not failed either: first contact still under way, not a host down.
+        connecting = [v for v in others if v.obs.reach is Reach.PENDING and v.known is None]
+        others = [v for v in others if v not in connecting]
         if others:
             findings.append(Finding("hosts-down", Severity.WARNING, tuple(v.name for v in others),
                                     f"{_names(others)} {_is_are(others)} not reachable from the jump box; "
                                     f"master {master.name} is fine.", None,
                                     tuple(self.reach_evidence(v) for v in others)))
+        if connecting:
+            findings.append(Finding("hosts-connecting", Severity.WARNING, tuple(v.name for v in connecting),
+                                    f"{len(connecting)} of the pool's {len(self.views)} hosts {'has' if len(connecting) == 1 else 'have'} "
+                                    "not answered yet "
+                                    f"(first contact under way); master {master.name} is fine.", None, ()))
         hung = [v for v in self.reachable if v is not master and self.xapi(v) in (XapiState.HUNG, XapiState.DOWN)
                 and v.role is Role.SLAVE and v.believed_address == master.address]
         if hung:
