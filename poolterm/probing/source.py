@@ -69,6 +69,7 @@ class LiveSource:
         self._decoder = DiagnosisDecoder()
         self._pool_diagnoses: dict[str, PoolDiagnosis] = {}  # each pool's latest, from its home worker
         self._child_diagnosis: Diagnosis | None = None  # all pools', assembled when one changes
+        self._placeholders: dict[str, PoolDiagnosis] = {}
         self._rounds = [0] * len(self.shards)
         self._pacing: list[dict[str, tuple[str, int]]] = [{} for _ in self.shards]
         self._paused = False
@@ -204,10 +205,17 @@ class LiveSource:
         """Every pool's latest diagnosis from its worker, in inventory order; a pool no worker has
         diagnosed yet as it stands with nothing heard (every host pending)."""
         if self._child_diagnosis is None:
-            known, now = self._pool_diagnoses, self.now()
-            self._child_diagnosis = Diagnosis(tuple(
-                known.get(pool.name) or diagnose_pool(pool, {}, now) for pool in self.pools))
+            known = self._pool_diagnoses
+            self._child_diagnosis = Diagnosis(tuple(known.get(pool.name) or self._unheard(pool) for pool in self.pools))
         return self._child_diagnosis
+
+    def _unheard(self, pool) -> PoolDiagnosis:
+        """A pool as it stands before its worker's first diagnosis (connecting), made once: on this loop's
+        thread, fifty pools of a hundred hosts each time would cost a key press its frame."""
+        placeholder = self._placeholders.get(pool.name)
+        if placeholder is None:
+            placeholder = self._placeholders[pool.name] = diagnose_pool(pool, {}, self.now())
+        return placeholder
 
     @property
     def rounds(self) -> int:
