@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.screens import settle
+from tests.helpers.screens import fleet_settled, settle
 from tests.helpers.static_console import make_static_app
 
 SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
@@ -60,3 +60,10 @@ def test_filtered_grid_ascii(snap_compare):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=filter_hung)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet_view(snap_compare, size):
+    """Fifty pools: the one that lost its master on top, the degraded one next, the banner counting the rest."""
+    app = make_static_app("fleet")
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=fleet_settled)

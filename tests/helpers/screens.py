@@ -97,6 +97,19 @@ def selecting(host: str) -> Callable[..., Awaitable[None]]:
     return select
 
 
+async def fleet_settled(pilot) -> None:
+    """Settle, then wait for the side panel to show the top pool's first host (the fleet's cursor
+    selects it, and the panel follows a moment later, in its own frame)."""
+    from tests.helpers.pilot import wait_for
+
+    app = pilot.app
+    await settle(pilot)
+    await wait_for(pilot, lambda: app.selected and (not app.host_panel.display  # a narrow screen has none
+                                                    or app.host_panel.border_title == f"host {app.selected}"),
+                   what="the panel of the top pool's host")
+    await settle(pilot)
+
+
 @dataclass(frozen=True)
 class Picture:
     """One picture of the README: a static state, and what is done on it before the screenshot."""
@@ -117,6 +130,8 @@ PICTURES = (
             before=start_recommended_playbook),
     Picture("split-brain", "split-brain", "poolterm: SPLIT BRAIN, plot2 and plot3 both claim master",
             ("SPLIT BRAIN", "pool-recover-slaves on plot3", "host plot2"), before=selecting("plot2")),
+    Picture("fleet", "fleet", "poolterm: fifty pools, lab37 lost its master and is on top",
+            ("MASTER LOST", "lab37", "+49 pools, 1 not healthy", "WORST FINDING"), before=fleet_settled),
 )
 
 

@@ -94,6 +94,11 @@ SCENARIOS = {
 def static_source(scenario: str):
     from poolterm.probing.source import StaticSource
 
+    if scenario == "fleet":  # fifty pools of four: lab37 lost its master, lab12 has a slave down
+        from tests.helpers.fleet import fleet_source
+
+        return fleet_source(50, 4, lost_master=("lab37",), down_slave=("lab12",))
+
     observations = SCENARIOS[scenario]()
     diagnosis = diagnose([lab_pool()], observations, NOW)
     return StaticSource(diagnosis, observations, now=NOW)
