@@ -38,13 +38,39 @@ Row = tuple[Piece, ...]
 
 
 # ---- what a row says (pure) ----------------------------------------------------------
-def worst_first(pools: tuple[PoolDiagnosis, ...]) -> list[PoolDiagnosis]:
-    """Most severe first; among equals, the one with more hosts down, then inventory order."""
-    return [p for _, p in sorted(enumerate(pools), key=lambda ip: (-ip[1].severity.rank, -_down(ip[1]), ip[0]))]
+@dataclass(frozen=True)
+class PoolSummary:
+    """What a pool's row says, read once from its diagnosis: its hosts are counted once, not once
+    for the order, once for the column widths and once for the row."""
+
+    name: str  # the pool's name as the inventory has it: the row's key
+    label: str  # ... as the screen shows it
+    severity: Severity
+    verdict: str  # the verdict's title
+    master: str
+    up: int
+    total: int
+    ha: str  # "HA 8/8", or "-" where HA never showed
+    finding: str  # the worst finding's summary (the pool's summary when it has none)
+    has_findings: bool
+
+    @classmethod
+    def of(cls, pool: PoolDiagnosis) -> "PoolSummary":
+        worst = max(pool.findings, key=lambda f: f.severity.rank) if pool.findings else None
+        finding = worst.summary if worst else (pool.summary or "-")
+        return cls(pool.name, sanitize(pool.name), pool.severity, pool.verdict.title, sanitize(pool.master or "none"),
+                   sum(1 for h in pool.hosts if h.reachable), len(pool.hosts), _ha(pool), sanitize(finding),
+                   worst is not None)
+
+    @property
+    def hosts(self) -> str:
+        return f"{self.up}/{self.total} up"
 
 
-def _down(pool: PoolDiagnosis) -> int:
-    return sum(1 for h in pool.hosts if not h.reachable)
+def worst_first(summaries: list[PoolSummary]) -> list[PoolSummary]:
+    """Most severe first; among equals, the one with more hosts down, then the given (inventory) order."""
+    ranked = sorted(enumerate(summaries), key=lambda i_s: (-i_s[1].severity.rank, i_s[1].up - i_s[1].total, i_s[0]))
+    return [summary for _, summary in ranked]
 
 
 @dataclass(frozen=True)
@@ -59,31 +85,31 @@ class Columns:
     ha: int = 0  # no column at all while no pool shows HA
 
     @classmethod
-    def fitting(cls, pools: tuple[PoolDiagnosis, ...]) -> "Columns":
-        widths = cls()
-        for pool in pools:
-            widths = Columns(
-                max(widths.verdict, len(pool.verdict.title)),
-                max(widths.name, min(NAME_MAX, cell_len(sanitize(pool.name)))),
-                max(widths.master, min(NAME_MAX, cell_len(sanitize(pool.master or "none")))),
-                max(widths.hosts, len(_hosts(pool))),
-                max(widths.ha, len(_ha(pool)) if _ha(pool) != "-" else 0),
-            )
-        return widths
+    def fitting(cls, summaries: list[PoolSummary]) -> "Columns":
+        def widest(least: int, texts) -> int:
+            return max([least, *texts])
+
+        return cls(
+            widest(cls.verdict, (len(s.verdict) for s in summaries)),
+            widest(cls.name, (min(NAME_MAX, cell_len(s.label)) for s in summaries)),
+            widest(cls.master, (min(NAME_MAX, cell_len(s.master)) for s in summaries)),
+            widest(cls.hosts, (len(s.hosts) for s in summaries)),
+            widest(cls.ha, (len(s.ha) for s in summaries if s.ha != "-")),
+        )
 
 
-def row_content(pool: PoolDiagnosis, glyphs: Glyphs, width: int, columns: Columns) -> Row:
+def row_content(summary: PoolSummary, glyphs: Glyphs, width: int, columns: Columns) -> Row:
     """One pool as (text, style key) pieces, exactly ``width`` cells wide."""
-    up = len(pool.hosts) - _down(pool)
+    severity = _SEVERITY[summary.severity]
     pieces = [
-        (f"{_glyph(pool.severity, glyphs)} {pool.verdict.title:<{columns.verdict}}  ", _SEVERITY[pool.severity]),
-        (f"{_pad(sanitize(pool.name), columns.name, glyphs)}  ", HEADER),
-        (f"{_pad(sanitize(pool.master or 'none'), columns.master, glyphs)}  ", PLAIN),
-        (f"{_hosts(pool):<{columns.hosts}}  ", PLAIN if up == len(pool.hosts) else DOWN),
+        (f"{_glyph(summary.severity, glyphs)} {summary.verdict:<{columns.verdict}}  ", severity),
+        (f"{_pad(summary.label, columns.name, glyphs)}  ", HEADER),
+        (f"{_pad(summary.master, columns.master, glyphs)}  ", PLAIN),
+        (f"{summary.hosts:<{columns.hosts}}  ", PLAIN if summary.up == summary.total else DOWN),
     ]
     if columns.ha:
-        pieces.append((f"{_ha(pool):<{columns.ha}}  ", PLAIN))
-    pieces.append((_worst_finding(pool), _SEVERITY[pool.severity] if pool.findings else STALE))
+        pieces.append((f"{summary.ha:<{columns.ha}}  ", PLAIN))
+    pieces.append((summary.finding, severity if summary.has_findings else STALE))
     return _fit(pieces, width, glyphs)
 
 
@@ -92,10 +118,6 @@ def header_row(glyphs: Glyphs, width: int, columns: Columns) -> Row:
     text = (f"  {'VERDICT':<{columns.verdict}}  {'POOL':<{columns.name}}  {'MASTER':<{columns.master}}  "
             f"{'HOSTS':<{columns.hosts}}  {ha}WORST FINDING")
     return _fit([(text, HEADER)], width, glyphs)
-
-
-def _hosts(pool: PoolDiagnosis) -> str:
-    return f"{len(pool.hosts) - _down(pool)}/{len(pool.hosts)} up"
 
 
 def _glyph(severity: Severity, glyphs: Glyphs) -> str:
@@ -108,13 +130,6 @@ def _ha(pool: PoolDiagnosis) -> str:
     if ha is None or not (ha.on or ha.armed):
         return "-"
     return f"HA {len(ha.armed)}/{len(pool.hosts)}"
-
-
-def _worst_finding(pool: PoolDiagnosis) -> str:
-    if not pool.findings:
-        return pool.summary and sanitize(pool.summary) or "-"
-    worst = max(pool.findings, key=lambda f: f.severity.rank)
-    return sanitize(worst.summary)
 
 
 def _cut(text: str, width: int, glyphs: Glyphs) -> str:
@@ -211,6 +226,7 @@ class FleetTable(ScrollView, can_focus=True):
         self.set_reactive(FleetTable.ascii_only, ascii_only)
         self.stats = FleetStats()
         self._pools: dict[str, PoolDiagnosis] = {}
+        self._summaries: dict[str, PoolSummary] = {}  # by pool name, read from the diagnosis in _pools
         self._order: list[str] = []  # the shown pools, worst first
         self._rows: dict[str, Row] = {}
         self._terms: tuple[tuple[str, str], ...] = ()
@@ -235,18 +251,20 @@ class FleetTable(ScrollView, can_focus=True):
     def update(self, diagnosis: Diagnosis) -> None:
         """Show ``diagnosis``; repaint only the rows whose text or place changed."""
         before, self._pools = self._pools, {p.name: p for p in diagnosis.pools}
-        columns = Columns.fitting(diagnosis.pools)
+        # The very diagnosis read last time (a worker sends a pool only when it changed) is not read again.
+        summaries = [self._summaries[p.name] if before.get(p.name) is p else PoolSummary.of(p)
+                     for p in diagnosis.pools]
+        self._summaries = {s.name: s for s in summaries}
+        columns = Columns.fitting(summaries)
         if columns != self._columns:
             self._columns, self._rows = columns, {}
             self._order = []  # every row changes: lay out again
-        order = [p.name for p in worst_first(diagnosis.pools) if not self._terms or pool_matches(self._terms, p)]
+        order = [s.name for s in worst_first(summaries)
+                 if not self._terms or pool_matches(self._terms, self._pools[s.name])]
         width, glyphs, rows = self._width(), self.glyphs, self._rows
         changed = []
         for name in order:
-            pool = self._pools[name]
-            if before.get(name) is pool and name in rows:
-                continue  # the very diagnosis drawn last time (a worker sends a pool only when it changed)
-            row = row_content(pool, glyphs, width, columns)
+            row = row_content(self._summaries[name], glyphs, width, columns)
             if rows.get(name) != row:
                 rows[name] = row
                 changed.append(name)
@@ -282,7 +300,7 @@ class FleetTable(ScrollView, can_focus=True):
     def _row(self, name: str) -> Row:
         row = self._rows.get(name)
         if row is None:
-            row = self._rows[name] = row_content(self._pools[name], self.glyphs, self._width(), self._columns)
+            row = self._rows[name] = row_content(self._summaries[name], self.glyphs, self._width(), self._columns)
         return row
 
     # ---- the cursor ------------------------------------------------------------------
