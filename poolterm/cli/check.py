@@ -19,13 +19,12 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from poolterm.cli.options import add_inventory_option, load_pools
+from poolterm.cli.options import add_inventory_option, checked_workers, load_pools
 from poolterm.diagnosis.diagnose import diagnose
-from poolterm.errors import UsageError
 from poolterm.model import Diagnosis, PoolDiagnosis, Severity
 from poolterm.monitoring.rounds import RoundTimes
 from poolterm.probing import oneshot
-from poolterm.probing.shards import MAX_WORKERS, default_workers
+from poolterm.probing.shards import default_workers
 from poolterm.transport.ssh import raise_nofile_limit
 
 if TYPE_CHECKING:
@@ -82,11 +81,8 @@ def run(args) -> int:
 
 
 def _workers(asked: int | None, hosts: int) -> int:
-    if asked is None:
-        return default_workers(hosts)
-    if not 1 <= asked <= MAX_WORKERS:
-        raise UsageError(f"--probe-workers must be between 1 and {MAX_WORKERS}, not {asked}")
-    return asked
+    asked = checked_workers(asked, least=1)
+    return default_workers(hosts) if asked is None else asked
 
 
 async def check(inventory, pools, timeout: float, *, workers: int = 1) -> Diagnosis:

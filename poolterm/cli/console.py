@@ -15,10 +15,10 @@ import sys
 from poolterm.actions.driver_lock import Seat, take_seat
 from poolterm.actions.journal import JournalError
 from poolterm.cli.journal_notes import close_journal
-from poolterm.cli.options import add_inventory_option, load_pools, shared_default
+from poolterm.cli.options import add_inventory_option, checked_workers, load_pools, shared_default
 from poolterm.config.settings import Settings, SettingsError, load_settings
 from poolterm.errors import UsageError
-from poolterm.probing.shards import MAX_WORKERS, MIN_HOSTS_PER_WORKER, PROBE_PROCESS_ABOVE
+from poolterm.probing.shards import MIN_HOSTS_PER_WORKER, PROBE_PROCESS_ABOVE
 
 #: Frames per second in low-bandwidth mode: a tenth of the default 60 bytes-per-change.
 LOW_BANDWIDTH_FPS = "10"
@@ -60,24 +60,19 @@ def add_console_options(parser: argparse.ArgumentParser, *, sub_command: bool = 
     parser.add_argument("--journal-group", metavar="GROUP", default=unset,
                         help="share the journal with this group (mode 0660), for followers logged in as other "
                              "users (`poolterm follow`); never readable by others")
-    parser.add_argument("--probe-workers", metavar="N", type=probe_workers, default=unset,
+    parser.add_argument("--probe-workers", metavar="N", type=int, default=unset,
                         help="probe from N worker processes, each owning a slice of the hosts (default: one per "
                              f"core above {PROBE_PROCESS_ABOVE} hosts, at least {MIN_HOSTS_PER_WORKER} hosts each; "
                              "0 probes from the console's own process)")
 
 
-def probe_workers(text: str) -> int:
-    """``--probe-workers``: a whole number from 0 to MAX_WORKERS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_WORKERS}, not {text!r}")
-    return value
+def requested_workers(args: argparse.Namespace) -> int | None:
+    """The console's ``--probe-workers``, checked (None: the console chooses)."""
+    return checked_workers(getattr(args, "probe_workers", None), least=0)
 
 
 def run(args: argparse.Namespace) -> int:
+    workers = requested_workers(args)
     settings = console_settings()
     inventory, _pools = load_pools(args)
     require_terminal()
@@ -95,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                       ascii_only=True if args.ascii else None, own_process=True, seat=seat,
                       journal_group=args.journal_group, teach=args.teach,
                       resume=seat.point if seat.driving else None, on_hangup=hang_up,
-                      probe_workers=getattr(args, "probe_workers", None))
+                      probe_workers=workers)
         return exit_status(app, app.run())
     finally:
         leave_seat(seat)

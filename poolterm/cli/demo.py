@@ -33,6 +33,7 @@ from poolterm.cli.console import (
     leave_seat,
     open_seat,
     prepare_environment,
+    requested_workers,
     require_terminal,
 )
 from poolterm.config.inventory import ConfigError, load_inventory
@@ -85,6 +86,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    requested_workers(args)  # a bad count is said before anything starts
     if not 1 <= args.hosts <= MAX_HOSTS:
         raise UsageError(f"--hosts must be between 1 and {MAX_HOSTS}, not {args.hosts}")
     if not 1 <= args.pools <= args.hosts:
@@ -224,7 +226,7 @@ async def _demo(args: argparse.Namespace, directory: Path, settings, params: Sim
                               own_process=True, seat=seat, journal_group=args.journal_group, timing=timing,
                               teach=args.teach, resume=seat.point if seat.driving else None,
                               drill=drill_for(sim, args.drill) if args.drill else None, on_hangup=hang_up,
-                              probe_workers=getattr(args, "probe_workers", None))
+                              probe_workers=requested_workers(args))
                 result = await app.run_async()
             finally:
                 leave_seat(seat)

@@ -21,6 +21,7 @@ from poolterm.cli.console import (
     console_settings,
     exit_status,
     prepare_environment,
+    requested_workers,
     require_terminal,
 )
 from poolterm.cli.options import add_inventory_option
@@ -41,6 +42,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    workers = requested_workers(args)
     path = journal_to_follow(args.journal)
     records = journal_records(path)
     inventory = load_inventory(Path(args.inventory) if args.inventory else inventory_of(records) or find_inventory(None))
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     app = PoolApp(inventory, settings=settings, theme=args.theme, read_only=args.read_only,
                   ascii_only=True if args.ascii else None, own_process=True, seat=seat,
                   journal_group=args.journal_group, teach=args.teach,
-                  probe_workers=getattr(args, "probe_workers", None))
+                  probe_workers=workers)
     return exit_status(app, app.run())
 
 

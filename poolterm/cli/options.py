@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 
 from poolterm.config.inventory import find_inventory, load_inventory
 from poolterm.errors import UsageError
+from poolterm.probing.shards import MAX_WORKERS
 
 #: Pools named in the one-line error of a --pool that matches none; the rest are counted.
 KNOWN_POOLS_SHOWN = 10
@@ -22,6 +23,15 @@ def shared_default(sub_command: bool, default=None):
 def add_inventory_option(parser: argparse.ArgumentParser, *, sub_command: bool = True) -> None:
     parser.add_argument("-i", "--inventory", metavar="HOSTS_YAML", default=shared_default(sub_command),
                         help="inventory file (default: ./hosts.yaml, then the user config dir)")
+
+
+def checked_workers(asked: int | None, *, least: int) -> int | None:
+    """``--probe-workers`` as given (None when it was not), or a one-line error: ``least`` is 0 for a
+    console (0: probe in its own process), 1 for `check` (1: in its own process; one worker process
+    would only add its start-up to a single round)."""
+    if asked is not None and not least <= asked <= MAX_WORKERS:
+        raise UsageError(f"--probe-workers must be between {least} and {MAX_WORKERS}, not {asked}")
+    return asked
 
 
 def load_pools(args):

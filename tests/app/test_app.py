@@ -707,6 +707,8 @@ def test_help_lists_the_sub_commands_and_console_options():
     (("-i", "/nonexistent/hosts.yaml"), "/nonexistent/hosts.yaml: cannot read"),
     (("demo", "--hosts", "0"), "--hosts must be between 1 and 5000"),
     (("demo", "--fuse", "-1"), "--fuse must be a positive number"),
+    (("demo", "--probe-workers", "65"), "--probe-workers must be between 0 and 64, not 65"),
+    (("--probe-workers", "-1", "-i", "/nonexistent/hosts.yaml"), "--probe-workers must be between 0 and 64, not -1"),
 ])
 def test_bad_command_lines_give_one_line_and_status_2(args, message):
     result = run_cli(*args)
