@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -36,18 +35,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from procstat import cpu_seconds  # noqa: E402
 from simproc import ctl, simulator  # noqa: E402
 
 TARGET_RATIO = 1.10
 TARGET_LOAD = 60
 READY_TIMEOUT = 180.0
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (fields 14 and 15; the name in field 2 may hold spaces)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def served(directory: Path) -> int:

@@ -20,8 +20,8 @@ import argparse
 import asyncio
 import os
 import time
-from pathlib import Path
 
+from procstat import rss_mb  # beside this script
 from textual.app import App
 from textual.widget import Widget
 from textual.widgets import Log
@@ -45,13 +45,6 @@ SAMPLE = [
     "\x1b[31mError:\x1b[0m connection refused\tretrying",
     "Broadcast message from root@plot1 (somewhere) (Sat Mar 14 09:26:53 2026):",
 ]
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def settle(app: App) -> None:

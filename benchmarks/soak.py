@@ -43,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from procstat import rss_mb  # noqa: E402
 from simproc import simulator  # noqa: E402
 
 from poolterm.config.inventory import load_inventory  # noqa: E402
@@ -184,17 +185,6 @@ class Tally:
     fresh_seconds: list[float] = field(default_factory=list)
     stalled: list[str] = field(default_factory=list)  # hosts that did not finish fresh rounds in time
     loop_exceptions: list[str] = field(default_factory=list)
-
-
-def rss_mb(pid: int | str) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 # --------------------------------------------------------------------------- the soak
